@@ -1,0 +1,1 @@
+"""Exporters: streaming ONNX and TFLite models plus training-step graphs."""
