@@ -15,7 +15,7 @@ import sys
 from wakeword.errors import WakewordError
 from wakeword.progress import set_progress
 
-# (module, is_runtime): runtime modules import no torch and also run as `python -m device_runtime`.
+# device_runtime.cli imports no torch and also runs as `python -m device_runtime`.
 COMMAND_MODULES: tuple[str, ...] = (
     "wakeword.cli.demo",
     "wakeword.cli.connectome",
@@ -39,7 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a missing dependency inside the module: a real error
+                raise
+            continue  # command not built into this install
+        module.register(sub)
     return parser
 
 
