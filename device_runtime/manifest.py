@@ -10,6 +10,9 @@ Standard library only. A model folder holds ``manifest.json`` plus the graphs it
         weights.npz          the trained layers' weights, fed to the graphs as inputs
         train_step.onnx      loss + gradients of the trained weights, for on-device fine-tuning
         train_step.tflite
+        negatives.npz        optional: ``audio`` float32 [n, train_step.clip_samples] clips at
+                             sample_rate_hz that the model must reject; on-device fine-tuning
+                             mixes them into its negatives so false accepts do not climb
         CARD.md              the model card
 
 Design choice (documented in the README): the trained layers' weights are *inputs* of the
@@ -24,6 +27,13 @@ Graph call convention (both formats): inputs in the order of ``inputs`` below; e
 probabilities, shape ``[1, n_classes]``, class 0 is background) and the next states.
 ONNX tensors are addressed by name; TFLite signature inputs are ``args_0``, ``args_1``, ... in
 the same order, and outputs ``output_0``, ... in order.
+
+Warm-up: the first ``warmup_steps`` calls after a start or reset may return scores that are not
+meaningful yet (buffers filling); the runtime reports no score and no detection for them, and is
+``ready`` once ``smoothing_steps`` scores after the warm-up are available.
+
+Sidecar: ``model.json`` holds :data:`SIDECAR_FIELDS` of the manifest (write it with
+:func:`sidecar_dict`); :func:`check_sidecar` refuses a folder whose graph and manifest disagree.
 """
 
 from __future__ import annotations
@@ -42,6 +52,11 @@ MANIFEST_NAME = "manifest.json"
 ROLES_IN = ("audio", "state", "weight")
 ROLES_OUT = ("scores", "state")
 FORMATS = ("onnx", "tflite")
+SIDECAR_NAME = "model.json"
+NEGATIVES_NAME = "negatives.npz"
+# The manifest fields that describe the graph itself; the sidecar copy must agree on them.
+SIDECAR_FIELDS = ("schema_version", "name", "keywords", "class_names", "sample_rate_hz",
+                  "chunk_samples", "inputs", "outputs", "frontend", "network", "quantization")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,6 +109,7 @@ class Manifest:
     thresholds: dict[str, float] = field(default_factory=dict)
     smoothing_steps: int = 1
     refractory_s: float = 1.0
+    warmup_steps: int = 0
     frontend: dict[str, Any] = field(default_factory=dict)
     network: dict[str, Any] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
@@ -170,6 +186,8 @@ class Manifest:
         if self.smoothing_steps < 1 or self.refractory_s < 0:
             raise bad("smoothing_steps/refractory_s", "are out of range",
                       "use smoothing_steps >= 1 and refractory_s >= 0")
+        if self.warmup_steps < 0:
+            raise bad("warmup_steps", f"is {self.warmup_steps}", "use warmup_steps >= 0")
 
     # -- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -239,3 +257,37 @@ def save_manifest(manifest: Manifest, model_dir: str | os.PathLike[str]) -> Path
     path = Path(model_dir) / MANIFEST_NAME
     write_json_atomic(path, manifest.to_dict())
     return path
+
+
+def sidecar_dict(manifest: Manifest) -> dict[str, Any]:
+    """The ``model.json`` sidecar content: the manifest's graph-describing fields."""
+    data = json.loads(json.dumps(manifest.to_dict()))
+    return {key: data[key] for key in SIDECAR_FIELDS}
+
+
+def check_sidecar(manifest: Manifest, model_dir: str | os.PathLike[str]) -> bool:
+    """Check ``model_dir/model.json`` against the manifest; return whether it exists.
+
+    Every :data:`SIDECAR_FIELDS` key present in the sidecar must equal the manifest's value
+    (other keys are ignored). A sidecar with none of them, unreadable JSON or any disagreement
+    is a :class:`ModelError` naming both files and the field.
+    """
+    path = Path(model_dir) / SIDECAR_NAME
+    if not path.is_file():
+        return False
+    try:
+        side = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelError(f"{path}: not valid JSON ({exc}); re-export the model") from exc
+    if not isinstance(side, dict) or not set(side) & set(SIDECAR_FIELDS):
+        raise ModelError(f"{path}: expected a JSON object with the manifest fields "
+                         f"{list(SIDECAR_FIELDS)}; re-export the model")
+    ours = json.loads(json.dumps(manifest.to_dict()))
+    for key in SIDECAR_FIELDS:
+        if key in side and side[key] != ours[key]:
+            raise ModelError(
+                f"{path}: {key} is {json.dumps(side[key])[:200]} but "
+                f"{Path(model_dir) / MANIFEST_NAME} says {json.dumps(ours[key])[:200]}; the "
+                "graph and the manifest come from different exports: re-export the model "
+                "(or restore the matching manifest.json)")
+    return True

@@ -126,7 +126,7 @@ class NeuronTable:
     def describe(self, index: int) -> str:
         """A short human name for neuron ``index``, used in error messages."""
         label = self.population[index] or self.cell_type[index]
-        return f"neuron {index} (id {int(self.ids[index])}{', ' + label if label else ''})"
+        return f"neuron {int(self.ids[index])} ({label + ', ' if label else ''}node {index})"
 
 
 def _canonical_edges(

@@ -1,0 +1,370 @@
+"""Device-runtime commands: ``listen``, ``detect``, ``bench`` and ``enroll``.
+
+They are registered into the ``wakeword`` command line by ``register(subparsers)`` and also run
+standalone, without torch, as ``python -m device_runtime COMMAND ...`` through :func:`main`.
+Each handler takes the parsed arguments and returns the exit code: 0 success, 1 a completed
+run with a negative verdict (enroll validated worse), 2 an error (``error: ...`` on stderr).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device_runtime.backends import BACKEND_CHOICES
+from device_runtime.errors import DeviceRuntimeError
+
+__all__ = ["build_parser", "main", "register"]
+
+logger = logging.getLogger(__name__)
+
+
+# -- argument helpers ----------------------------------------------------------------------------
+def _threshold_arg(text: str) -> tuple[str | None, float]:
+    """``0.7`` (every keyword) or ``keyword=0.7``."""
+    name, _, value = text.rpartition("=")
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a threshold; use a probability like 0.7 or keyword=0.7") from None
+    if not 0.0 < number <= 1.0:
+        raise argparse.ArgumentTypeError(f"threshold {number} is outside (0, 1]")
+    return (name or None), number
+
+
+def _thresholds(items: list[tuple[str | None, float]] | None) -> float | dict[str, float] | None:
+    if not items:
+        return None
+    if len(items) == 1 and items[0][0] is None:
+        return items[0][1]
+    if any(name is None for name, _ in items):
+        raise DeviceRuntimeError("--threshold: give either one number for every keyword or "
+                                 "keyword=value pairs, not both")
+    return {str(name): value for name, value in items}
+
+
+def _device_arg(text: str) -> int | str:
+    return int(text) if text.lstrip("-").isdigit() else text
+
+
+def _add_model_options(p: argparse.ArgumentParser, *, backends: tuple[str, ...] = BACKEND_CHOICES
+                       ) -> None:
+    p.add_argument("model_dir", metavar="MODEL_DIR", type=Path,
+                   help="model folder (manifest.json, graphs, weights.npz)")
+    p.add_argument("--backend", choices=backends, default="auto",
+                   help="interpreter: onnx (onnxruntime), tflite (ai-edge-litert) or auto "
+                   "(onnx if installed); a named backend is never swapped (default: auto)")
+
+
+def _add_threshold(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--threshold", type=_threshold_arg, action="append", metavar="[KW=]P",
+                   help="detection threshold, one for all keywords or KW=P per keyword "
+                   "(repeatable; default: the manifest's)")
+
+
+def _detector(args: argparse.Namespace, **kwargs: Any) -> Any:
+    from device_runtime.detector import Detector
+
+    try:
+        return Detector(args.model_dir, backend=args.backend,
+                        threshold=_thresholds(getattr(args, "threshold", None)), **kwargs)
+    except ValueError as exc:  # argument values the model rejects (e.g. unknown keyword)
+        raise DeviceRuntimeError(str(exc)) from exc
+
+
+# -- detect ----------------------------------------------------------------------------------------
+def _cmd_detect(args: argparse.Namespace) -> int:
+    from device_runtime.audio import read_audio
+
+    failed = 0
+    report: dict[str, Any] = {"files": []}
+    with _detector(args, trace_s=None) as det:
+        report.update(model=str(args.model_dir), backend=det.backend,
+                      thresholds=det.thresholds)
+        for path in args.files:
+            entry: dict[str, Any] = {"path": str(path)}
+            try:
+                samples = read_audio(path, det.sample_rate_hz, downmix=args.downmix)
+                det.reset()
+                found = det.process(samples)
+            except DeviceRuntimeError as exc:
+                failed += 1
+                entry["error"] = str(exc)
+                if not args.json:
+                    print(f"error: {exc}", file=sys.stderr)
+                report["files"].append(entry)
+                continue
+            trace = det.scores
+            entry["duration_s"] = samples.size / det.sample_rate_hz
+            entry["detections"] = [asdict(d) for d in found]
+            entry["max_scores"] = {
+                kw: float(np.nanmax(trace.smoothed[:, i + 1])) if trace.ready.any() else None
+                for i, kw in enumerate(det.keywords)}
+            report["files"].append(entry)
+            if not args.json:
+                if not found:
+                    best = ", ".join(f"{k} {v:.2f}" for k, v in entry["max_scores"].items()
+                                     if v is not None)
+                    print(f"{path}: no detection (max score {best or 'n/a'})")
+                for d in found:
+                    print(f"{path}: {d.keyword} at {d.time_s:.2f} s (score {d.score:.3f})")
+    if args.json:
+        print(json.dumps(report, indent=2))
+    return 2 if failed else 0
+
+
+# -- listen ----------------------------------------------------------------------------------------
+def _meter(keywords: tuple[str, ...], thresholds: dict[str, float]) -> Any:
+    width = 20
+
+    def show(time_s: float, scores: np.ndarray) -> None:
+        bars = []
+        for i, kw in enumerate(keywords, start=1):
+            filled = int(round(float(scores[i]) * width))
+            mark = "!" if scores[i] >= thresholds[kw] else " "
+            bars.append(f"{kw} [{'#' * filled}{'.' * (width - filled)}]{mark}{scores[i]:.2f}")
+        sys.stdout.write(f"\r{time_s:8.1f}s  " + "  ".join(bars))
+        sys.stdout.flush()
+
+    return show
+
+
+def _cmd_listen(args: argparse.Namespace) -> int:
+    from device_runtime.stream import Listener, Microphone, input_devices
+
+    if args.list_devices:
+        for d in input_devices():
+            print(f"{d['index']:3d}: {d['name']} ({d['channels']} ch, "
+                  f"{d['default_sample_rate_hz']:.0f} Hz)")
+        return 0
+    det = _detector(args)
+    meter = args.meter and sys.stdout.isatty()
+    if meter:
+        det.on_scores = _meter(det.keywords, det.thresholds)
+    mic = Microphone(args.device, sample_rate_hz=det.sample_rate_hz,
+                     block_ms=1000.0 * det.chunk_samples / det.sample_rate_hz)
+    print(f"listening for {', '.join(det.keywords)} on {args.device or 'the default device'} "
+          f"({det.backend}); Ctrl-C to stop", file=sys.stderr)
+    timer = None
+    try:
+        with det, Listener(det, mic) as listener:
+            if args.seconds is not None:
+                timer = threading.Timer(args.seconds, listener.stop)
+                timer.daemon = True
+                timer.start()
+            for detection in listener:
+                prefix, suffix = ("\r", " " * 40) if meter else ("", "")
+                print(f"{prefix}DETECTED {detection.keyword} at {detection.time_s:.2f} s "
+                      f"(score {detection.score:.3f}){suffix}", flush=True)
+                if args.once:
+                    break
+    except KeyboardInterrupt:
+        print("", file=sys.stderr)
+    finally:
+        if timer is not None:
+            timer.cancel()
+        if meter:
+            print()
+        if mic.overruns:
+            print(f"note: {mic.overruns} audio block(s) were dropped because processing "
+                  "fell behind", file=sys.stderr)
+    return 0
+
+
+# -- bench -----------------------------------------------------------------------------------------
+def _peak_rss_mb() -> float | None:
+    """Peak resident set size of this process so far, in MB (None where unsupported)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024.0 if sys.platform != "darwin" else peak / 1024.0 / 1024.0
+
+
+def bench_backend(model_dir: Path, backend: str, seconds: float, seed: int = 0
+                  ) -> dict[str, Any]:
+    """Latency per model step, CPU time per audio second and peak RSS for one backend."""
+    from device_runtime.detector import Detector
+
+    t0 = time.perf_counter()
+    det = Detector(model_dir, backend=backend, trace_s=60.0)
+    load_s = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    chunk = det.chunk_samples
+    n_steps = max(1, int(seconds * det.sample_rate_hz / chunk))
+    audio = (rng.normal(0, 0.01, (n_steps, chunk))).astype(np.float32)
+    for frame in audio[: min(10, n_steps)]:  # warm-up: first calls allocate
+        det.process(frame)
+    det.reset()
+    latencies = np.empty(n_steps)
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    for i in range(n_steps):
+        start = time.perf_counter()
+        det.process(audio[i])
+        latencies[i] = time.perf_counter() - start
+    cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+    audio_s = n_steps * chunk / det.sample_rate_hz
+    det.close()
+    return {
+        "backend": backend, "steps": n_steps, "audio_s": audio_s, "load_s": load_s,
+        "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),
+        "latency_ms_p99": float(np.percentile(latencies, 99) * 1e3),
+        "latency_ms_mean": float(latencies.mean() * 1e3),
+        "cpu_s_per_audio_s": cpu / audio_s, "wall_s_per_audio_s": wall / audio_s,
+        "peak_rss_mb": _peak_rss_mb(),
+    }
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from device_runtime.backends import available_formats
+    from device_runtime.manifest import load_manifest
+
+    manifest = load_manifest(args.model_dir)
+    if args.backend == "both":
+        backends = [f for f in ("onnx", "tflite") if f in manifest.graphs]
+        missing = [f for f in backends if f not in available_formats()]
+        if missing:
+            print(f"note: skipping {missing}: interpreter not installed", file=sys.stderr)
+        backends = [f for f in backends if f not in missing]
+        if not backends:
+            raise DeviceRuntimeError("no interpreter for this model's graphs is installed: "
+                                     "pip install onnxruntime or ai-edge-litert")
+    else:
+        backends = [args.backend]
+    results = [bench_backend(args.model_dir, b, args.seconds) for b in backends]
+    report = {"model": str(args.model_dir), "chunk_ms": manifest.chunk_ms,
+              "note": "peak_rss_mb is the whole process's peak so far (cumulative)",
+              "results": results}
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{args.model_dir}: {manifest.chunk_ms:.0f} ms chunks, {args.seconds:g} s of audio")
+    print(f"{'backend':8} {'p50 ms':>8} {'p99 ms':>8} {'CPU s/s':>9} {'load s':>7} {'peak RSS':>9}")
+    for r in results:
+        print(f"{r['backend']:8} {r['latency_ms_p50']:8.3f} {r['latency_ms_p99']:8.3f} "
+              f"{r['cpu_s_per_audio_s']:9.5f} {r['load_s']:7.3f} {r['peak_rss_mb'] or 0:7.1f}MB")
+    return 0
+
+
+# -- enroll ----------------------------------------------------------------------------------------
+def _cmd_enroll(args: argparse.Namespace) -> int:
+    from device_runtime.finetune import enroll
+
+    def progress(epoch: int, loss: float) -> None:
+        if not args.json and (epoch == 1 or epoch == args.epochs or epoch % 10 == 0):
+            print(f"epoch {epoch}/{args.epochs}: loss {loss:.4f}", file=sys.stderr)
+
+    result = enroll(args.model_dir, args.positives, args.negatives, out_dir=args.out,
+                    keyword=args.keyword, backend=args.backend, epochs=args.epochs,
+                    seed=args.seed, overwrite=args.overwrite, on_epoch=progress)
+    if args.json:
+        data = asdict(result)
+        data.update(out_dir=str(result.out_dir), base_dir=str(result.base_dir),
+                    summary=result.summary)
+        print(json.dumps(data, indent=2))
+    else:
+        for line in result.skipped:
+            print(f"skipped {line}", file=sys.stderr)
+        print(f"wrote {result.out_dir}")
+        print(result.summary)
+        if not result.accepted:
+            print(f"WARNING: validation got worse; keep using {result.base_dir}",
+                  file=sys.stderr)
+    return 0 if result.accepted else 1
+
+
+# -- registration ----------------------------------------------------------------------------------
+def register(subparsers: Any) -> None:
+    """Add ``listen``, ``detect``, ``bench`` and ``enroll`` to an argparse subparsers object."""
+    p = subparsers.add_parser("detect", help="detect keywords in audio files",
+                              description="Replay audio files through the streaming detector "
+                              "and print the detections.")
+    _add_model_options(p)
+    p.add_argument("files", metavar="FILE", nargs="+", type=Path,
+                   help="WAV files (FLAC/OGG with soundfile); other rates are resampled")
+    _add_threshold(p)
+    p.add_argument("--downmix", action="store_true",
+                   help="average the channels of multi-channel files (else they are an error)")
+    p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    p.set_defaults(handler=_cmd_detect)
+
+    p = subparsers.add_parser("listen", help="detect keywords live from a microphone",
+                              description="Listen on a microphone, show a live score meter and "
+                              "print detections until Ctrl-C.")
+    _add_model_options(p)
+    p.add_argument("--device", type=_device_arg, default=None,
+                   help="input device index or name (default: the system's; see "
+                   "--list-devices)")
+    _add_threshold(p)
+    p.add_argument("--seconds", type=float, default=None,
+                   help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("--once", action="store_true", help="stop after the first detection")
+    p.add_argument("--no-meter", dest="meter", action="store_false",
+                   help="do not draw the live score meter")
+    p.add_argument("--list-devices", action="store_true", help="list input devices and exit")
+    p.set_defaults(handler=_cmd_listen)
+
+    p = subparsers.add_parser("bench", help="measure latency, CPU and memory per backend",
+                              description="Stream seeded noise through each backend and report "
+                              "p50/p99 latency per chunk, CPU seconds per audio second "
+                              "(time.process_time) and peak RSS.")
+    _add_model_options(p, backends=("both", *BACKEND_CHOICES))
+    p.set_defaults(backend="both")
+    p.add_argument("--seconds", type=float, default=60.0, help="audio to stream (default 60)")
+    p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
+    p.set_defaults(handler=_cmd_bench)
+
+    p = subparsers.add_parser("enroll", help="fine-tune a model on your own keyword clips",
+                              description="Fine-tune the model's weights on the device with its "
+                              "training-step graph and write a new model folder. Exit code 1 "
+                              "when the new model validated worse (the original stays the "
+                              "default).")
+    _add_model_options(p)
+    p.add_argument("--positives", type=Path, required=True, metavar="DIR",
+                   help="folder of recordings of the keyword (at least 3)")
+    p.add_argument("--negatives", type=Path, default=None, metavar="DIR",
+                   help="optional folder of recordings without the keyword")
+    p.add_argument("--out", type=Path, required=True, metavar="NEW_DIR",
+                   help="the new model folder (must not exist unless --overwrite)")
+    p.add_argument("--keyword", default=None, help="the keyword the clips say (multi-keyword "
+                   "models)")
+    p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    p.add_argument("--seed", type=int, default=0, help="seed for split and augmentation")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing NEW_DIR")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=_cmd_enroll)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m device_runtime",
+        description="wakeword device runtime: detect keywords with an exported model folder "
+        "(ONNX Runtime or LiteRT), listen live, benchmark and fine-tune on the device.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Standalone entry point (``python -m device_runtime``); returns the exit code."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.handler(args) or 0)
+    except DeviceRuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

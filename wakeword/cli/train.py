@@ -1,0 +1,94 @@
+"""`wakeword train`: train a wake phrase from text (plus optional recordings)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from wakeword.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train", help="train a model for a phrase from synthetic speech (+ your recordings)",
+        description="Synthesise positives (Kokoro voices when available, espeak-ng otherwise), "
+        "near-miss and random-speech negatives, augment them with noise and reverb, and train "
+        "the trained layers of the network; the connectome kernels stay frozen. Writes "
+        "best.pt, last.pt, metrics.json and run.json into --out.")
+    p.add_argument("--phrase", required=True, help='the wake phrase, e.g. "computer"')
+    p.add_argument("--out", required=True, type=Path, help="run folder (e.g. runs/computer)")
+    p.add_argument("--positives", type=Path, action="append", default=[],
+                   help="folder of your own recordings of the phrase (any rate; repeatable)")
+    p.add_argument("--negatives", type=Path, action="append", default=[],
+                   help="folder of recordings that must NOT trigger (repeatable)")
+    p.add_argument("--tts-dir", type=Path, default=None,
+                   help="Kokoro voice files folder (default: $WAKEWORD_TTS_DIR or ../shared/tts/kokoro)")
+    p.add_argument("--n-positives", type=int, default=None, help="synthetic positives")
+    p.add_argument("--n-negatives", type=int, default=None, help="synthetic negatives")
+    p.add_argument("--preset", default="default",
+                   help="network preset (default, random-kernels, trained-kernels, gru, fig4a, fig3, schedule)")
+    p.add_argument("--network-config", type=Path, help="JSON of NetworkConfig fields (overrides --preset)")
+    p.add_argument("--kernels", type=Path, help="kernel bank .npz (default: the embedded FlyWire bank)")
+    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--cache-dir", type=Path, default=Path(".cache/wakeword"),
+                   help="where synthesised clips are cached by content hash")
+    p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    p.set_defaults(handler=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from wakeword.data.dataset import DataConfig
+    from wakeword.kernels.bank import KernelBank, load_default_bank
+    from wakeword.model.config import NetworkConfig
+    from wakeword.model.summary import PRESETS
+    from wakeword.train.checkpoint import KernelSource
+    from wakeword.train.pipeline import train_phrase
+    from wakeword.train.trainer import TrainConfig
+
+    phrase = args.phrase.strip().lower()
+    if not phrase:
+        raise ConfigError("--phrase is empty; give the wake phrase, e.g. --phrase computer")
+    if args.network_config:
+        net_dict = json.loads(args.network_config.read_text())
+    else:
+        if args.preset not in PRESETS:
+            raise ConfigError(f"--preset {args.preset!r} is unknown; use one of {list(PRESETS)}")
+        net_dict = dict(PRESETS[args.preset])
+    net_dict["keywords"] = [phrase]
+    network = NetworkConfig.from_dict(net_dict)
+    bank = KernelBank.load(args.kernels) if args.kernels else load_default_bank()
+    data_kw = {"phrase": phrase, "seed": args.seed,
+               "user_positive_dirs": tuple(str(p) for p in args.positives),
+               "user_negative_dirs": tuple(str(p) for p in args.negatives)}
+    if args.tts_dir is not None:
+        data_kw["tts_dir"] = str(args.tts_dir)
+    if args.n_positives is not None:
+        data_kw["n_positives"] = args.n_positives
+    if args.n_negatives is not None:
+        data_kw["n_negatives"] = args.n_negatives
+    data = DataConfig(**data_kw)
+    train_kw = {"seed": args.seed}
+    for name in ("epochs", "batch_size", "learning_rate"):
+        if getattr(args, name) is not None:
+            train_kw[name] = getattr(args, name)
+    run = train_phrase(data, network, TrainConfig(**train_kw), args.out,
+                       kernels=KernelSource.from_bank(bank), cache_dir=args.cache_dir,
+                       resume=args.resume)
+    val = run.result.metrics.get("val", {})
+    print(f"phrase          {phrase}")
+    print(f"clips           {run.n_train} train / {run.n_val} validation  {run.kinds}")
+    print(f"data            {run.data_seconds:.1f} s   training {run.train_seconds:.1f} s "
+          f"({run.result.epochs_run} epochs, best {run.result.best_epoch})")
+    print(f"parameters      {run.summary['trained_parameters']} trained, "
+          f"{run.summary['frozen_parameters']} frozen (connectome)")
+    print(f"validation      loss {val.get('loss', float('nan')):.4f}  "
+          f"FRR@0.5 {val.get('frr_at_0.5', float('nan')):.3f}  "
+          f"FA-clips@0.5 {val.get('far_at_0.5', float('nan')):.3f}  "
+          f"threshold {run.result.metrics.get('threshold', 0.5):.3f}")
+    print(f"checkpoint      {run.result.best_checkpoint}")
+    print(f"next            wakeword export {run.result.best_checkpoint} --out models/{phrase.replace(' ', '_')}")
+    return 0
