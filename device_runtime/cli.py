@@ -267,6 +267,7 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
 
     result = enroll(args.model_dir, args.positives, args.negatives, out_dir=args.out,
                     keyword=args.keyword, backend=args.backend, epochs=args.epochs,
+                    learning_rate=args.learning_rate,
                     seed=args.seed, overwrite=args.overwrite, on_epoch=progress)
     if args.json:
         data = asdict(result)
@@ -340,6 +341,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--keyword", default=None, help="the keyword the clips say (multi-keyword "
                    "models)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="Adam step size (default: the manifest's train_step.learning_rate)")
     p.add_argument("--seed", type=int, default=0, help="seed for split and augmentation")
     p.add_argument("--overwrite", action="store_true", help="replace an existing NEW_DIR")
     p.add_argument("--json", action="store_true", help="print the result as JSON")

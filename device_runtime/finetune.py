@@ -293,7 +293,7 @@ def _prepare_out_dir(out_dir: Path, model_dir: Path, overwrite: bool) -> None:
 def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[str],
            negatives_dir: str | os.PathLike[str] | None = None, *,
            out_dir: str | os.PathLike[str], keyword: str | None = None, backend: str = "auto",
-           epochs: int = 30, learning_rate: float = 0.03, l2_to_base: float = 0.01,
+           epochs: int = 30, learning_rate: float | None = None, l2_to_base: float = 0.01,
            val_fraction: float = 0.25, generated_negatives: int = 48, tail_s: float = 0.1,
            seed: int = 0, overwrite: bool = False,
            on_epoch: Callable[[int, float], None] | None = None) -> EnrollResult:
@@ -307,8 +307,8 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
         keyword: which keyword the clips say; optional for single-keyword models.
         backend: ``"onnx"``, ``"tflite"`` or ``"auto"`` for both the training step and the
             validation detector.
-        epochs, learning_rate, l2_to_base: Adam epochs, step size and the pull towards the
-            original weights.
+        epochs, learning_rate, l2_to_base: Adam epochs, step size (``None``: the manifest's
+            ``train_step.learning_rate``) and the pull towards the original weights.
         val_fraction: share of clips held out for validation (at least one).
         generated_negatives: noise / silence clips generated for training (and half as many
             again, differently seeded, for validation).
@@ -334,7 +334,9 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
     if keyword not in manifest.keywords:
         raise EnrollmentError(f"{keyword!r} is not a keyword of {model_dir}; use one of "
                               f"{list(manifest.keywords)}")
-    if epochs < 1 or not 0 < val_fraction < 1 or learning_rate <= 0:
+    if learning_rate is None:
+        learning_rate = spec.learning_rate
+    if epochs < 1 or not 0 < val_fraction < 1 or not learning_rate > 0:
         raise EnrollmentError(f"epochs ({epochs}) must be >= 1, val_fraction ({val_fraction}) "
                               f"in (0, 1) and learning_rate ({learning_rate}) positive")
     _prepare_out_dir(out_dir, model_dir, overwrite)
@@ -428,6 +430,7 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
         record: dict[str, Any] = {
             "base_model": str(model_dir.resolve()), "base_version": manifest.version,
             "keyword": keyword, "seed": seed, "epochs": epochs, "backend": fmt,
+            "learning_rate": learning_rate,
             "train_positives": len(train_pos), "val_positives": len(val_pos),
             "train_negatives": len(train_neg), "val_negatives": len(val_neg),
             "accepted": None,

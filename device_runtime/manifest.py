@@ -87,9 +87,13 @@ class TrainStepSpec:
     clip_samples: int
     weight_names: tuple[str, ...]
     loss: str = "cross_entropy"
+    learning_rate: float = 1e-3  # Adam step size suited to this network's weight scale
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight_names", tuple(self.weight_names))
+        if self.batch_size < 1 or self.clip_samples < 1 or not self.learning_rate > 0:
+            raise ModelError(f"{MANIFEST_NAME}: train_step needs batch_size >= 1, clip_samples "
+                             ">= 1 and learning_rate > 0; re-export the model")
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -138,7 +138,7 @@ def build_toy_model(out_dir: Path, *, negatives: bool = True) -> Path:
         train_step=TrainStepSpec(graphs={"onnx": "train_step.onnx",
                                          "tflite": "train_step.tflite"},
                                  batch_size=BATCH, clip_samples=CLIP_SAMPLES,
-                                 weight_names=("weight", "bias")),
+                                 weight_names=("weight", "bias"), learning_rate=0.1),
     )
     save_manifest(manifest, out_dir)
     (out_dir / "model.json").write_text(json.dumps(sidecar_dict(manifest), indent=2))
@@ -172,3 +172,47 @@ def stream_with_events(seconds: float, events: list[tuple[float, np.ndarray]], *
         i = int(start_s * SAMPLE_RATE_HZ)
         x[i:i + signal.size] += signal[: max(0, x.size - i)]
     return x
+
+
+# -- pytest fixtures (import them into a test module to use them) -------------------------------
+_CACHE: dict[str, Path] = {}
+
+
+def _build_once(factory) -> Path:  # noqa: ANN001 - pytest.TempPathFactory
+    """Build the toy model once per test session, whichever module asks first."""
+    if "toy" not in _CACHE:
+        import contextlib
+        import io
+        import logging
+
+        sink = io.StringIO()
+        quiet = logging.getLogger()
+        level = quiet.level
+        quiet.setLevel(logging.WARNING)  # the converters log every lowering at INFO
+        try:
+            with contextlib.redirect_stdout(sink):
+                _CACHE["toy"] = build_toy_model(factory.mktemp("toy_model") / "toy")
+        finally:
+            quiet.setLevel(level)
+    return _CACHE["toy"]
+
+
+def _fixtures():  # noqa: ANN202
+    import shutil
+
+    import pytest
+
+    @pytest.fixture(scope="session")
+    def toy_model(tmp_path_factory):  # noqa: ANN001, ANN202
+        """The pristine toy model folder (shared: do not modify it; use toy_copy)."""
+        return _build_once(tmp_path_factory)
+
+    @pytest.fixture
+    def toy_copy(toy_model, tmp_path):  # noqa: ANN001, ANN202
+        """A private copy of the toy model folder that a test may damage."""
+        return Path(shutil.copytree(toy_model, tmp_path / "toy"))
+
+    return toy_model, toy_copy
+
+
+toy_model, toy_copy = _fixtures()

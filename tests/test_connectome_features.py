@@ -15,7 +15,7 @@ EDGES = [(0, 1, 1.0), (1, 2, 2.0), (2, 0, 3.0), (2, 3, 4.0), (3, 4, 5.0), (4, 3,
 
 
 def cyclic() -> Connectome:
-    pre, post, weight = zip(*EDGES)
+    pre, post, weight = zip(*EDGES, strict=False)
     return Connectome.from_edges(n_neurons=7, pre=pre, post=post, weight=weight)
 
 

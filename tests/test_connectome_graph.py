@@ -65,7 +65,7 @@ def test_edges_round_trip_through_from_edges():
 
 def test_subgraph_rejects_out_of_range_and_repeated_indices():
     graph = Connectome.from_dense(MATRIX)
-    with pytest.raises(ConnectomeError, match="subgraph index 7 is outside 0..3"):
+    with pytest.raises(ConnectomeError, match=r"subgraph index 7 is outside 0\.\.3"):
         graph.subgraph([0, 7])
     with pytest.raises(ConnectomeError, match="unique"):
         graph.subgraph([1, 1])

@@ -134,7 +134,7 @@ def test_edge_list_errors_name_the_problem(tmp_path, text, pattern):
 def test_edge_list_index_beyond_given_neuron_count(tmp_path):
     path = tmp_path / "g.csv"
     path.write_text("pre,post,weight\n0,5,1\n")
-    with pytest.raises(ConnectomeError, match="index 5 is out of range 0..2"):
+    with pytest.raises(ConnectomeError, match=r"index 5 is out of range 0\.\.2"):
         load_edge_list(path, n_neurons=3)
 
 
@@ -173,7 +173,7 @@ def test_load_connectome_picks_the_format(tmp_path):
     assert load_connectome(tmp_path / "e.csv").source["format"] == "edge_list"
     (tmp_path / "d.csv").write_text("0,1\n0,0\n")
     assert load_connectome(tmp_path / "d.csv").source["format"] == "dense"
-    with pytest.raises(ConnectomeError, match="unknown connectome format '.txt'"):
+    with pytest.raises(ConnectomeError, match=r"unknown connectome format '\.txt'"):
         (tmp_path / "x.txt").write_text("1")
         load_connectome(tmp_path / "x.txt")
 
@@ -182,7 +182,7 @@ def test_shared_flywire_counts_match_source_md(flywire):
     graph = load_flywire(flywire)
     assert (graph.n_neurons, graph.n_edges, graph.total_weight) == (731, 7056, 38765.0)
     assert int(graph.adjacency.diagonal().astype(bool).sum()) == 0
-    populations = dict(zip(*np.unique(graph.neurons.population, return_counts=True)))
+    populations = dict(zip(*np.unique(graph.neurons.population, return_counts=True), strict=False))
     assert populations == {"JO-A": 94, "JO-B": 299, "AMMC-A1": 5, "AMMC-A2": 2, "AMMC-B1": 81,
                            "AMMC-B2": 6, "WED/IVLP auditory": 244}
     # every edge's sign is its presynaptic neuron's modeled polarity

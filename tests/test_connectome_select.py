@@ -20,7 +20,7 @@ EDGES = [(0, 1), (1, 2), (2, 0), (2, 3), (3, 4), (4, 3), (4, 5)]
 
 
 def cyclic() -> Connectome:
-    pre, post = zip(*EDGES)
+    pre, post = zip(*EDGES, strict=False)
     plain = NeuronTable.plain(7)
     table = NeuronTable(
         ids=plain.ids, population=np.array(["JO", "JO", "AMMC", "AMMC", "WED", "WED", "WED"]),
@@ -52,15 +52,15 @@ def test_select_by_annotation_keeps_the_named_populations():
 
 
 def test_unknown_population_lists_the_ones_present():
-    with pytest.raises(ConnectomeError, match="no neuron has population 'JO-C'.*'AMMC', 'JO', "
-                                              "'WED'"):
+    with pytest.raises(ConnectomeError, match=r"no neuron has population 'JO-C'.*'AMMC', 'JO', "
+                                              r"'WED'"):
         select_by_annotation(cyclic(), populations=["JO-C"])
 
 
 def test_empty_class_selection_names_the_rule_and_the_fix():
     labels = np.array(["other", "associative"])
-    with pytest.raises(ConnectomeError, match="no neuron is classified as sensory.*lower the "
-                                              "matching percentile"):
+    with pytest.raises(ConnectomeError, match=r"no neuron is classified as sensory.*lower the "
+                                              r"matching percentile"):
         select_by_class(labels, ["sensory"])
     with pytest.raises(ConfigError, match="unknown neuron class"):
         select_by_class(labels, ["motor"])

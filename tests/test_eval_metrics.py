@@ -183,6 +183,8 @@ def test_det_curve_rejects_unusable_inputs():
         det_curve([0.5], [np.zeros(5)], 0.08, 1.0, 0.0)
     with pytest.raises(ConfigError, match="negative_hours"):  # hours far below the scores' span
         det_curve([0.5], [np.zeros(450_000)], 0.08, 1.0, 1.0)
+    with pytest.raises(DataError, match="one keyword's scores"):  # [steps, n_classes] by mistake
+        det_curve([0.5], np.zeros((100, 2)), 0.08, 1.0, 1.0)
     with pytest.raises(DataError, match=r"neg_stream_scores\[1\]"):
         det_curve([0.5], [np.zeros(5), np.full(3, np.nan)], 0.08, 1.0, 1.0)
 

@@ -14,14 +14,14 @@ from wakeword.kernels.recipe import KernelRecipe
 
 
 def make_bank(**changes: object) -> KernelBank:
-    values: dict[str, object] = dict(
-        kernels=np.arange(12, dtype=np.float32).reshape(4, 3) / 10,
-        neuron_ids=np.array([720575940000000001, 2, 3, 4]),
-        path=np.array([3, 0, 1]),
-        recipe=KernelRecipe(),
-        source={"files": {"edges.csv": "ab" * 32}, "neurons": 4},
-        attribution="CC BY 4.0 test",
-    )
+    values: dict[str, object] = {
+        "kernels": np.arange(12, dtype=np.float32).reshape(4, 3) / 10,
+        "neuron_ids": np.array([720575940000000001, 2, 3, 4]),
+        "path": np.array([3, 0, 1]),
+        "recipe": KernelRecipe(),
+        "source": {"files": {"edges.csv": "ab" * 32}, "neurons": 4},
+        "attribution": "CC BY 4.0 test",
+    }
     values.update(changes)
     return KernelBank(**values)  # type: ignore[arg-type]
 
@@ -112,7 +112,7 @@ def test_bank_validates_its_fields():
         make_bank(neuron_ids=np.array([1, 2]))
     with pytest.raises(KernelError, match="finite"):
         make_bank(kernels=np.full((4, 3), np.nan, dtype=np.float32))
-    with pytest.raises(KernelError, match="must end in .npz"):
+    with pytest.raises(KernelError, match=r"must end in \.npz"):
         make_bank().save("bank.bin")
 
 

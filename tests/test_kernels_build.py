@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 from scipy import sparse
@@ -44,17 +46,18 @@ def small_graph(polarity: list[int] | None = None) -> Connectome:
         polarity=np.array(polarity or [1] * 6),
         xyz_nm=np.column_stack([X, np.zeros(6), np.zeros(6)]),
     )
-    pre, post = zip(*EDGES)
+    pre, post = zip(*EDGES, strict=False)
     return Connectome.from_edges(n_neurons=6, pre=pre, post=post,
                                  weight=list(EDGES.values()), neurons=table)
 
 
 def small_recipe(**changes: object) -> KernelRecipe:
-    values: dict[str, object] = dict(
-        populations=("C", "S"), signed=False, kernel_size=3, min_nonzeros=2, max_cosine=1.0,
-        n_kernels=5, path_start_populations=("S",), path_centre_populations=("C",),
-        path_length=4,
-    )
+    values: dict[str, object] = {
+        "populations": ("C", "S"), "signed": False, "kernel_size": 3, "min_nonzeros": 2,
+        "max_cosine": 1.0,
+        "n_kernels": 5, "path_start_populations": ("S",), "path_centre_populations": ("C",),
+        "path_length": 4,
+    }
     values.update(changes)
     return KernelRecipe(**values)  # type: ignore[arg-type]
 
@@ -86,7 +89,7 @@ def test_two_and_three_dimensional_kernels_reshape_row_major():
 
 
 def test_a_slice_that_is_too_short_says_what_to_lower():
-    with pytest.raises(KernelError, match="gives only 3 taps.*lower kernel_size or slice_step"):
+    with pytest.raises(KernelError, match=r"gives only 3 taps.*lower kernel_size or slice_step"):
         slice_kernel(np.arange(6), size=4, mode="every", step=2)
 
 
@@ -110,7 +113,7 @@ def test_taps_rank_by_incoming_edges_then_synapses():
 def assert_valid_path(graph: Connectome, path: np.ndarray, centre: np.ndarray) -> None:
     dense = graph.dense(signed=False)
     distance = np.linalg.norm(graph.neurons.xyz_nm - centre, axis=1)
-    for a, b in zip(path[:-1], path[1:]):
+    for a, b in itertools.pairwise(path):
         assert dense[a, b] > 0, f"{a} -> {b} shares no synapse"
         assert distance[b] < distance[a], f"{a} -> {b} does not move closer"
 
@@ -142,7 +145,7 @@ def test_no_path_names_the_start_neuron():
     with pytest.raises(KernelError, match=r"no path of 2 neurons leads from neuron 105 \(C, "
                                           r"node 5\).*the longest has 1 neuron"):
         find_path(graph, starts=[5], centre_nm=np.array([2.5, 0, 0]), length=2)
-    with pytest.raises(KernelError, match="neuron 100 .*the longest has 4 neuron"):
+    with pytest.raises(KernelError, match=r"neuron 100 .*the longest has 4 neuron"):
         find_path(graph, starts=[0], centre_nm=np.array([2.5, 0, 0]), length=5)
 
 
@@ -200,8 +203,8 @@ def test_signed_kernels_carry_the_presynaptic_polarity():
 
 def test_near_duplicates_are_dropped_and_too_few_kernels_is_explained():
     # cos(n4, n3) = 0.904: with max_cosine 0.9, n3 goes and only four kernels remain
-    with pytest.raises(KernelError, match="only 4 neurons have distinct kernels.*lower "
-                                          "n_kernels or min_nonzeros"):
+    with pytest.raises(KernelError, match=r"only 4 neurons have distinct kernels.*lower "
+                                          r"n_kernels or min_nonzeros"):
         build_kernels(small_graph(), small_recipe(max_cosine=0.9))
     with pytest.raises(KernelError, match=r"no path of 4 neurons leads from any of 2 start "
                                           r"neurons \(neuron 101 \(S, node 4\)"):

@@ -84,9 +84,10 @@ def draw_adjacency(graph: Connectome, nuclei: list[Nucleus], order: np.ndarray, 
         ax.axhline(start - 0.5, color="tab:blue", lw=0.4, alpha=0.6)
         ax.axvline(start - 0.5, color="tab:blue", lw=0.4, alpha=0.6)
     if populations.size and populations[0]:
-        ends = boundaries[1:] + [len(order)]
+        ends = [*boundaries[1:], len(order)]
         # label populations big enough for their label to fit
-        shown = [(a, b) for a, b in zip(boundaries, ends) if b - a >= 0.015 * len(order)]
+        shown = [(a, b) for a, b in zip(boundaries, ends, strict=True)
+                 if b - a >= 0.015 * len(order)]
         centres = [(a + b - 1) / 2 for a, b in shown]
         labels = [str(populations[a]) for a, _ in shown]
         ax.set_yticks(centres, labels, fontsize=7)

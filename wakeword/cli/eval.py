@@ -16,11 +16,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wakeword.data.noise import NoiseBank
 from wakeword.eval.evaluate import evaluate
 from wakeword.eval.outputs import write_outputs
 from wakeword.eval.report import EvalReport
 from wakeword.eval.scorer import load_scorer
-from wakeword.eval.streams import load_noise, negative_stream, positive_clips
+from wakeword.eval.streams import negative_stream, positive_clips
 
 __all__ = ["format_table", "register", "run"]
 
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "eval",
         help="measure false rejects and false accepts per hour; write a DET curve",
-        description=__doc__,
+        description=(__doc__ or "").replace("``", ""),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("model", metavar="MODEL", type=Path,
@@ -55,7 +56,7 @@ def register(subparsers: Any) -> None:
                         help="keyword to evaluate (needed when the model has several)")
     parser.add_argument("--noise", metavar="DIR", type=Path, default=None,
                         help="folder of noise recordings mixed into the positives "
-                             "(default: white noise)")
+                             "(default: generated white/pink/brown noise)")
     parser.add_argument("--snr-db", type=_snr_db, default=10.0,
                         help="SNR of the positives' noise in dB, or 'none' (default: 10)")
     parser.add_argument("--pad-s", type=float, default=1.0,
@@ -66,7 +67,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--max-latency-s", type=float, default=0.5,
                         help="a positive counts only if detected by this long after the "
                              "recording ends (default: 0.5)")
-    parser.add_argument("--backend", choices=("onnx", "tflite"), default="onnx",
+    parser.add_argument("--backend", choices=("onnx", "tflite", "auto"), default="onnx",
                         help="runtime backend for an exported model folder (default: onnx)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the noise mixed into the positives (default: 0)")
@@ -104,7 +105,8 @@ def format_table(report: EvalReport) -> str:
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``args.model`` and print (and optionally write) the report."""
     scorer = load_scorer(args.model, backend=args.backend)
-    noise = load_noise(args.noise) if args.noise is not None else None
+    noise = (None if args.noise is None
+             else NoiseBank.from_folder(args.noise, recording_probability=1.0))
     positives = positive_clips(args.positives, pad_s=args.pad_s, snr_db=args.snr_db,
                                noise=noise, seed=args.seed)
     negatives = negative_stream(args.negatives)

@@ -87,7 +87,7 @@ def longest_path_scc(adjacency: sparse.spmatrix) -> np.ndarray:
     # Kahn's algorithm, then relax in reverse topological order.
     indegree = np.diff(dag.tocsc().indptr).astype(np.int64)
     order: list[int] = []
-    frontier = list(np.nonzero(indegree == 0)[0])
+    frontier: list[int] = [int(c) for c in np.nonzero(indegree == 0)[0]]
     while frontier:
         c = int(frontier.pop())
         order.append(c)
@@ -100,7 +100,7 @@ def longest_path_scc(adjacency: sparse.spmatrix) -> np.ndarray:
         successors = dag.indices[dag.indptr[c]:dag.indptr[c + 1]]
         if successors.size:
             longest[c] = 1 + int(longest[successors].max())
-    return longest[component]
+    return np.asarray(longest[component], dtype=np.int64)
 
 
 def neighbourhood_size(adjacency: sparse.spmatrix, hops: int) -> np.ndarray:
@@ -115,7 +115,7 @@ def neighbourhood_size(adjacency: sparse.spmatrix, hops: int) -> np.ndarray:
     reach = reach.tocsr()
     reach.setdiag(0)
     reach.eliminate_zeros()
-    return np.diff(reach.indptr).astype(np.int64)
+    return np.asarray(np.diff(reach.indptr), dtype=np.int64)
 
 
 def compute_features(connectome: Connectome, *, hops: int = 2) -> NodeFeatures:

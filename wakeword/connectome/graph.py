@@ -34,7 +34,7 @@ from wakeword.errors import ConnectomeError
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["Connectome", "NeuronTable"]
+__all__ = ["Connectome", "NeuronTable", "dale_polarity"]
 
 _TEXT_COLUMNS = ("population", "cell_type", "side", "transmitter")
 
@@ -262,7 +262,7 @@ class Connectome:
         has_negative = bool(np.any(values < 0))
         table = neurons
         if table is None:
-            table = NeuronTable.plain(matrix.shape[0], polarity=_dale_polarity(
+            table = NeuronTable.plain(matrix.shape[0], polarity=dale_polarity(
                 matrix.shape[0], pre, np.sign(values).astype(np.int8)))
         return cls.from_edges(
             n_neurons=matrix.shape[0],
@@ -371,7 +371,7 @@ class Connectome:
         )
 
 
-def _dale_polarity(n: int, pre: np.ndarray, sign: np.ndarray) -> np.ndarray:
+def dale_polarity(n: int, pre: np.ndarray, sign: np.ndarray) -> np.ndarray:
     """Per-neuron polarity: the sign all of a neuron's outgoing edges share, else 0.
 
     A neuron without outgoing edges gets ``+1``.

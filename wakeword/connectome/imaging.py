@@ -42,14 +42,16 @@ logger = logging.getLogger(__name__)
 __all__ = ["ball", "contact_graph", "segment_probability"]
 
 
-def _voxel_size(voxel_size: Sequence[float]) -> np.ndarray:
+def _voxel_size(voxel_size: Sequence[float] | np.ndarray) -> np.ndarray:
     size = np.asarray(voxel_size, dtype=np.float64)
     if size.shape != (3,) or not np.all(np.isfinite(size)) or np.any(size <= 0):
         raise ConfigError(f"voxel_size must be three positive numbers, got {tuple(voxel_size)}")
     return size
 
 
-def ball(radius: float, voxel_size: Sequence[float] = (1.0, 1.0, 1.0)) -> np.ndarray:
+def ball(
+    radius: float, voxel_size: Sequence[float] | np.ndarray = (1.0, 1.0, 1.0)
+) -> np.ndarray:
     """Boolean structuring element: voxels whose centre is within ``radius`` of the centre.
 
     ``radius`` is in the units of ``voxel_size`` (voxels by default).
@@ -59,7 +61,7 @@ def ball(radius: float, voxel_size: Sequence[float] = (1.0, 1.0, 1.0)) -> np.nda
     size = _voxel_size(voxel_size)
     half = np.floor(radius / size).astype(int)
     grids = np.ogrid[tuple(slice(-h, h + 1) for h in half)]
-    distance2 = sum((g * s) ** 2 for g, s in zip(grids, size))
+    distance2 = sum((g * s) ** 2 for g, s in zip(grids, size, strict=True))
     return np.asarray(distance2 <= radius**2 + 1e-9, dtype=bool)
 
 
@@ -109,13 +111,13 @@ def contact_graph(
             continue
         window = tuple(
             slice(max(s.start - r, 0), min(s.stop + r, n))
-            for s, r, n in zip(box, reach, volume.shape)
+            for s, r, n in zip(box, reach, volume.shape, strict=True)
         )
         local = volume[window]
         body = local == label
         region = ndimage.binary_dilation(body, structure=structure) if tolerance > 0 else body
         touched, counts = np.unique(local[region], return_counts=True)
-        for other, count in zip(touched, counts):
+        for other, count in zip(touched, counts, strict=True):
             if other == 0 or other == label:
                 continue
             pre.append(index_of[int(label)])
@@ -188,7 +190,8 @@ def segment_probability(
         raise ConfigError(f"min_voxels must be >= 1, got {min_voxels}")
     smoothed = ndimage.gaussian_filter(volume, sigma) if sigma > 0 else volume
     mask = smoothed > threshold
-    labels, count = ndimage.label(mask, structure=ndimage.generate_binary_structure(3, connectivity))
+    structure = ndimage.generate_binary_structure(3, connectivity)
+    labels, count = ndimage.label(mask, structure=structure)
     if count and min_voxels > 1:
         sizes = np.bincount(labels.ravel(), minlength=count + 1)
         keep = sizes >= min_voxels
@@ -196,4 +199,4 @@ def segment_probability(
         renumber = np.zeros(count + 1, dtype=np.int64)
         renumber[keep] = np.arange(1, int(keep.sum()) + 1)
         labels = renumber[labels]
-    return labels.astype(np.int32)
+    return np.asarray(labels, dtype=np.int32)

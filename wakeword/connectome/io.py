@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wakeword.connectome.graph import Connectome, NeuronTable, _dale_polarity
+from wakeword.connectome.graph import Connectome, NeuronTable, dale_polarity
 from wakeword.errors import ConnectomeError
 
 logger = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def _check_signs(path: Path, name: str, values: np.ndarray) -> None:
         )
 
 
-def load_flywire(folder: str | Path, *, signed: bool = False) -> Connectome:
+def load_flywire(folder: str | Path, signed: bool = False) -> Connectome:
     """Load the FlyWire auditory folder (``neurons.csv`` + ``edges.csv``).
 
     Args:
@@ -273,7 +273,7 @@ def load_edge_list(
     _check_range(path, "pre", pre, n)
     _check_range(path, "post", post, n)
     _check_duplicates(path, pre, post)
-    table = NeuronTable.plain(n, polarity=_dale_polarity(n, pre, sign.astype(np.int8)))
+    table = NeuronTable.plain(n, polarity=dale_polarity(n, pre, sign.astype(np.int8)))
     return Connectome.from_edges(
         n_neurons=n,
         pre=pre,
@@ -337,8 +337,8 @@ def load_dense(path: str | Path, *, signed: bool | None = None) -> Connectome:
         )
     matrix = matrix.astype(np.float64)
     if not np.all(np.isfinite(matrix)):
-        row, column = (int(v) for v in np.argwhere(~np.isfinite(matrix))[0])
-        raise ConnectomeError(f"{path}: entry ({row}, {column}) is not finite")
+        bad_row, bad_column = (int(v) for v in np.argwhere(~np.isfinite(matrix))[0])
+        raise ConnectomeError(f"{path}: entry ({bad_row}, {bad_column}) is not finite")
     graph = Connectome.from_dense(matrix, signed=signed)
     return replace(graph, source={"format": "dense", "files": {path.name: sha256_file(path)}})
 

@@ -27,7 +27,6 @@ from wakeword.eval.scorer import RuntimeScorer, Scorer, load_scorer
 from wakeword.eval.streams import (
     NegativeStream,
     PositiveClip,
-    load_noise,
     negative_stream,
     positive_clips,
 )
@@ -47,7 +46,6 @@ __all__ = [
     "det_curve",
     "detected",
     "evaluate",
-    "load_noise",
     "load_scorer",
     "max_score",
     "negative_stream",

@@ -324,7 +324,10 @@ def det_curve(
         raise ConfigError(f"negative_hours is {negative_hours}; it must be > 0 (false accepts "
                           "per hour need some negative audio)")
     gap = refractory_steps(refractory_s, step_s)
-    if isinstance(neg_stream_scores, np.ndarray) and neg_stream_scores.ndim == 1:
+    if isinstance(neg_stream_scores, np.ndarray):
+        if neg_stream_scores.ndim != 1:
+            raise DataError(f"neg_stream_scores has shape {neg_stream_scores.shape}; pass one "
+                            "keyword's scores [steps], or a list of such segments")
         segments: Sequence[npt.ArrayLike] = [neg_stream_scores]
     else:
         segments = list(neg_stream_scores)  # type: ignore[arg-type]

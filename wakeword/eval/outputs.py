@@ -34,7 +34,7 @@ def curve_csv(report: EvalReport) -> str:
     out.write("threshold,frr,fa_per_hour\n")
     curve = report.curve
     for t, frr, fa in zip(curve.thresholds.tolist(), curve.false_reject_rate.tolist(),
-                          curve.false_accepts_per_hour.tolist()):
+                          curve.false_accepts_per_hour.tolist(), strict=True):
         out.write(f"{t!r},{frr!r},{fa!r}\n")
     return out.getvalue()
 

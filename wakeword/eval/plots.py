@@ -58,10 +58,15 @@ def plot_det(
     spotting DET view: the interesting corner is small on both axes). Zero values, which a log
     axis cannot show, are drawn on the lower edge. Dotted lines mark the target false-accept
     rates; each curve's lowest-FRR operating point at each target gets a marker, and its legend
-    entry states the false-reject rates and thresholds there. The curve is drawn as a staircase (thresholds are discrete).
+    entry states the false-reject rates and thresholds there. Curves are drawn as staircases
+    (the thresholds are discrete).
     """
     if not curves:
         raise ConfigError("plot_det needs at least one curve (label -> DetCurve)")
+    if not 1 <= len(targets_fa_per_hour) <= len(TARGET_MARKERS):
+        raise ConfigError(f"targets_fa_per_hour has {len(targets_fa_per_hour)} values; give 1 "
+                          f"to {len(TARGET_MARKERS)} (one marker shape each)")
+    markers = TARGET_MARKERS[: len(targets_fa_per_hour)]
     from matplotlib.ticker import FuncFormatter
 
     fa_all = np.concatenate([c.false_accepts_per_hour for c in curves.values()])
@@ -83,7 +88,7 @@ def plot_det(
     for index, (label, curve) in enumerate(curves.items()):
         color = f"C{index % 10}"
         summary = []
-        for target, marker in zip(targets_fa_per_hour, TARGET_MARKERS):
+        for target, marker in zip(targets_fa_per_hour, markers, strict=True):
             point = operating_point(curve, target)
             if point is None:
                 summary.append(f"<= {target:g} FA/h not reached")
@@ -99,7 +104,7 @@ def plot_det(
         # staircase only passes through rates some threshold actually achieves or beats.
         ax.plot(fa, frr, color=color, linewidth=1.8, drawstyle="steps-pre",
                 label=f"{label}: " + "; ".join(summary))
-    for target, marker in zip(targets_fa_per_hour, TARGET_MARKERS):
+    for target, marker in zip(targets_fa_per_hour, markers, strict=True):
         ax.plot([], [], marker=marker, color="0.6", markeredgecolor="black", linestyle="none",
                 label=f"operating point: lowest FRR with <= {target:g} FA/h")
     for target in targets_fa_per_hour:

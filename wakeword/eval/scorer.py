@@ -7,7 +7,6 @@ training checkpoint (``wakeword.train.checkpoint.load_scorer``).
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,9 +18,9 @@ from wakeword.errors import CheckpointError, ConfigError, DataError
 
 __all__ = ["CHECKPOINT_SUFFIX", "RuntimeScorer", "Scorer", "load_scorer"]
 
-log = logging.getLogger(__name__)
 
 CHECKPOINT_SUFFIX = ".pt"
+SAMPLE_RATE_HZ = 16000
 MANIFEST_NAME = "manifest.json"  # device_runtime.manifest.MANIFEST_NAME, without importing it
 
 
@@ -49,38 +48,44 @@ class Scorer(Protocol):
 class RuntimeScorer:
     """Scores with the torch-free runtime (``device_runtime.Detector``) on an exported folder.
 
-    Relies on this much of the detector: ``Detector(model_dir, backend=...)``, ``reset()``
-    (state of a new detector), ``process(chunk)`` with one ``chunk_samples`` chunk (one model
-    step), after which ``last_scores`` holds that step's class probabilities
-    ``[n_classes]``. ``keywords`` and ``step_s`` come from the folder's manifest.
+    The scores are what the detector compares with its thresholds: the per-step probabilities
+    after the manifest's smoothing. Steps before the detector is ready (warm-up, smoothing
+    window filling) cannot fire, so they score as background (1 for class 0, 0 for keywords).
+    ``keywords`` and ``step_s`` come from the folder's manifest; audio must be at its sample
+    rate (16 kHz).
     """
 
     def __init__(self, model_dir: str | os.PathLike[str], backend: str = "onnx") -> None:
         from device_runtime import Detector
-        from device_runtime.manifest import load_manifest
 
         self.model_dir = Path(model_dir)
-        manifest = load_manifest(self.model_dir)
-        if backend not in manifest.graphs:
-            raise ConfigError(f"{self.model_dir / MANIFEST_NAME}: graphs has no {backend!r} "
-                              f"model; use backend one of {sorted(manifest.graphs)}")
+        # trace_s=None: keep every step's scores, however long the audio
+        self._detector: Any = Detector(self.model_dir, backend=backend, trace_s=None)
+        manifest = self._detector.manifest
+        if manifest.sample_rate_hz != SAMPLE_RATE_HZ:
+            self._detector.close()
+            raise ConfigError(f"{self.model_dir / MANIFEST_NAME}: sample_rate_hz is "
+                              f"{manifest.sample_rate_hz} but evaluation audio is "
+                              f"{SAMPLE_RATE_HZ} Hz; export the model for {SAMPLE_RATE_HZ} Hz")
         self.keywords: tuple[str, ...] = tuple(manifest.keywords)
         self.step_s: float = manifest.chunk_samples / manifest.sample_rate_hz
-        self._chunk_samples = manifest.chunk_samples
-        self._n_classes = len(manifest.class_names)
-        self._detector: Any = Detector(self.model_dir, backend=backend)
 
     def score(self, audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         samples = np.asarray(audio, dtype=np.float32)
         if samples.ndim != 1:
             raise DataError(f"audio must be mono [samples], got shape {samples.shape}")
         self._detector.reset()
-        steps = samples.size // self._chunk_samples
-        scores = np.empty((steps, self._n_classes), dtype=np.float32)
-        for k in range(steps):
-            self._detector.process(samples[k * self._chunk_samples:(k + 1) * self._chunk_samples])
-            scores[k] = self._detector.last_scores
+        self._detector.process(samples)
+        trace = self._detector.scores
+        scores = np.array(trace.smoothed, dtype=np.float32)
+        not_ready = ~np.asarray(trace.ready, dtype=bool)
+        scores[not_ready] = 0.0
+        scores[not_ready, 0] = 1.0
         return scores
+
+    def close(self) -> None:
+        """Release the runtime's interpreter."""
+        self._detector.close()
 
     def __repr__(self) -> str:
         return f"RuntimeScorer({str(self.model_dir)!r})"

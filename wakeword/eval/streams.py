@@ -2,8 +2,9 @@
 
 Positives are the keyword recordings, each padded with silence on both sides (so a streaming
 model hears the keyword start and has time to fire after it) and mixed with noise at a given
-SNR, the way training mixes it (``wakeword.data``: ``NoiseBank`` and ``mix_at_snr``). Negatives are files and folders of audio without the keyword, packed into segments of a
-bounded length; each segment is scored from a fresh state and their false accepts add up.
+SNR, the way training mixes it (``wakeword.data``: ``NoiseBank`` and ``mix_at_snr``).
+Negatives are files and folders of audio without the keyword, packed into segments of a bounded
+length; each segment is scored from a fresh state and their false accepts add up.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ def positive_clips(
     pad = np.zeros(round(pad_s * sample_rate_hz), dtype=np.float32)
     recordings, paths = load_folder(folder, sample_rate_hz=sample_rate_hz)
     clips: list[PositiveClip] = []
-    for recording, path in zip(recordings, paths):
+    for recording, path in zip(recordings, paths, strict=True):
         speech = np.asarray(recording, dtype=np.float32)
         mixed = np.concatenate([pad, speech, pad])
         if snr_db is not None:

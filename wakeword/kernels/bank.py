@@ -66,7 +66,9 @@ class KernelBank:
     def __post_init__(self) -> None:
         kernels = np.asarray(self.kernels)
         if kernels.ndim != 2 or kernels.shape[0] == 0 or kernels.shape[1] == 0:
-            raise KernelError(f"kernels must be a non-empty (N, K) array, got shape {kernels.shape}")
+            raise KernelError(
+                f"kernels must be a non-empty (N, K) array, got shape {kernels.shape}"
+            )
         if not np.issubdtype(kernels.dtype, np.floating) or not np.all(np.isfinite(kernels)):
             raise KernelError("kernels must be finite floating-point values")
         n = kernels.shape[0]
@@ -100,7 +102,7 @@ class KernelBank:
     @property
     def path_kernels(self) -> np.ndarray:
         """``(T, K)`` kernels in path order."""
-        return self.kernels[self.path]
+        return np.asarray(self.kernels[self.path], dtype=np.float32)
 
     def fingerprint(self) -> str:
         """sha256 hex over kernels, neuron ids, path (little-endian bytes) and the recipe JSON."""
@@ -148,6 +150,7 @@ class KernelBank:
                     info.external_attr = 0o644 << 16
                     with archive.open(info, "w", force_zip64=True) as member:
                         np.lib.format.write_array(member, array, allow_pickle=False)
+            os.chmod(tmp_name, 0o644)  # mkstemp creates 0600; banks are shared files
             os.replace(tmp_name, target)
         except BaseException:
             Path(tmp_name).unlink(missing_ok=True)

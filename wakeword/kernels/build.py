@@ -14,23 +14,27 @@ periphery toward the brain's centre gives one kernel per time step. Kernels are 
   out-edges among 731 neurons), so a slice of a row in file order would be almost all zeros.
   The tap (column) set is therefore the ``K = 9`` **most-connected targets** of the sub-graph
   (most incoming edges, ties by synapse count then position), in that rank order: 8 central
-  WED/IVLP neurons and 1 AMMC-B1 neuron. A neuron's kernel is its synapse counts onto those 9
-  hubs. 125 neurons reach at least 3 of the 9 hubs (``min_nonzeros = 3``), so every kernel
-  has several non-zeros. Going down the ranking (most non-zeros, then largest total weight),
-  a kernel whose cosine similarity to an already kept one exceeds 0.95 is skipped (many
-  AMMC-B1 neurons project almost identically), and the first 64 are kept.
+  WED/IVLP neurons (mostly the midline WV-WV commissural cells, 56-127 inputs each) and 1
+  AMMC-B1 neuron. A neuron's kernel is its synapse counts onto those 9 hubs; 121 neurons of
+  known polarity reach at least 3 of them (``min_nonzeros = 3``), so every kernel has several
+  non-zeros. Going down the ranking (most non-zeros, then largest total weight), a kernel
+  whose cosine similarity to an already kept one exceeds 0.95 is skipped (many AMMC-B1
+  neurons project almost identically); 75 remain and the first 64 are kept.
 * *Signed weights*: ``synapse count x modeled polarity`` of the presynaptic neuron (+1
   acetylcholine, -1 GABA/glutamate, 0 other). Because a neuron has one polarity, signing flips
   whole kernels rather than mixing signs within one, but it gives the bank excitatory *and*
   inhibitory channels, which a ReLU downstream treats differently; neurons of unknown polarity
   give all-zero kernels and are skipped.
 * *Normalisation*: each kernel is divided by its L2 norm, so the frozen layer's gain stays near
-  1 whatever the synapse counts (which range from 1 to hundreds); the sign is kept.
+  1 whatever the synapse counts (which range from 1 to hundreds); the sign is kept. Synapse
+  counts are used linearly (a log transform spreads weight over more taps but makes kernels
+  more alike).
 * *Path*: the centre is the centroid of the central (non-JO) populations' anchor coordinates.
   The path has 8 neurons, starts at a Johnston's-organ neuron (JO-A/JO-B, the periphery), each
   consecutive pair shares a synapse in the pre -> post direction and each step is strictly
-  closer to the centre; among all such paths whose neurons have valid kernels, the one with the
-  largest total synapse count is chosen (ties: lowest node positions).
+  closer to the centre. Only neurons with a kept-quality kernel may be on it (they are then
+  forced into the bank). Among all such paths the strongest chain is chosen: the largest
+  weakest-link synapse count, then the largest total (see :func:`find_path`).
 
 2-D and 3-D kernels: a ``K = m*m`` kernel reshapes to ``m x m`` (:func:`kernel_2d`) and several
 neurons stack to ``(C, m, m)`` (:func:`kernel_3d`); the bank itself stores 1-D kernels.
@@ -78,13 +82,18 @@ __all__ = [
 
 # ---------------------------------------------------------------------- kernel helpers
 def _dense_rows(matrix: np.ndarray | sparse.spmatrix) -> np.ndarray:
-    return np.asarray(matrix.toarray() if sparse.issparse(matrix) else matrix, dtype=np.float64)
+    if isinstance(matrix, np.ndarray):
+        return np.asarray(matrix, dtype=np.float64)
+    return np.asarray(matrix.toarray(), dtype=np.float64)
 
 
 def kernel_from_row(
     matrix: np.ndarray | sparse.spmatrix, neuron: int, columns: Sequence[int] | None = None
 ) -> np.ndarray:
-    """Neuron ``neuron``'s outgoing weights, restricted to ``columns`` in that order (all if None)."""
+    """Neuron ``neuron``'s outgoing weights, restricted to ``columns`` in that order.
+
+    ``columns=None`` returns the whole row.
+    """
     row = _dense_rows(matrix[neuron : neuron + 1]).ravel()
     return row if columns is None else row[np.asarray(columns, dtype=np.int64)]
 
@@ -92,12 +101,17 @@ def kernel_from_row(
 def kernel_from_column(
     matrix: np.ndarray | sparse.spmatrix, neuron: int, rows: Sequence[int] | None = None
 ) -> np.ndarray:
-    """Neuron ``neuron``'s incoming weights, restricted to ``rows`` in that order (all if None)."""
+    """Neuron ``neuron``'s incoming weights, restricted to ``rows`` in that order.
+
+    ``rows=None`` returns the whole column.
+    """
     column = _dense_rows(matrix[:, neuron : neuron + 1]).ravel()
     return column if rows is None else column[np.asarray(rows, dtype=np.int64)]
 
 
-def slice_kernel(vector: np.ndarray, *, size: int, mode: str = "first", step: int = 1) -> np.ndarray:
+def slice_kernel(
+    vector: np.ndarray, *, size: int, mode: str = "first", step: int = 1
+) -> np.ndarray:
     """The first ``size`` entries (``mode="first"``) or every ``step``-th entry (``"every"``)."""
     vector = np.asarray(vector)
     if mode == "first":

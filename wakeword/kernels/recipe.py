@@ -134,7 +134,8 @@ class KernelRecipe:
         bad = [c for c in self.keep_classes if c not in _CLASSES]
         if bad:
             raise ConfigError(
-                f"recipe field 'keep_classes' has unknown class(es) {bad}; use {', '.join(_CLASSES)}"
+                f"recipe field 'keep_classes' has unknown class(es) {bad}; use "
+                f"{', '.join(_CLASSES)}"
             )
         _check_int("seed", self.seed, 0)
         _check_int("n_nuclei", self.n_nuclei, 0)
@@ -246,7 +247,9 @@ def _check_range(
     if not ok:
         lo = "(" if lower_open else "["
         hi = ")" if upper_open else "]"
-        raise ConfigError(f"recipe field '{name}' is {value!r}; it must be in {lo}{low}, {high}{hi}")
+        raise ConfigError(
+            f"recipe field '{name}' is {value!r}; it must be in {lo}{low}, {high}{hi}"
+        )
 
 
 def _check_int(name: str, value: Any, low: int) -> None:

@@ -120,8 +120,12 @@ def clip_logits(step_logits: Tensor, pooling: str = "max") -> Tensor:
         return step_logits.mean(dim=1)
     margin = step_logits[..., 1:].max(dim=-1).values - step_logits[..., 0]  # [B, T]
     best = margin.argmax(dim=1)  # [B]
-    index = best[:, None, None].expand(-1, 1, step_logits.shape[-1])
-    return step_logits.gather(1, index).squeeze(1)
+    # Select the best step with a mask instead of ``gather``: the values are identical, and the
+    # gradient is a ``where`` rather than a scatter, which LiteRT cannot run (exported
+    # training-step graphs use this function).
+    steps = torch.arange(step_logits.shape[1], device=step_logits.device)
+    chosen = (steps[None, :] == best[:, None])[..., None]  # [B, T, 1]
+    return torch.where(chosen, step_logits, torch.zeros_like(step_logits)).sum(dim=1)
 
 
 class _WindowedNetwork(nn.Module):
