@@ -88,17 +88,31 @@ class _StreamStep(nn.Module):
 
 
 class StreamingGraph(nn.Module):
-    """``forward(audio, *states, *weights) -> (scores, *next_states)`` with weights as inputs."""
+    """``forward(audio, *states, *weights) -> (scores, *next_states)`` with weights as inputs.
 
-    def __init__(self, model: WakeWordModel, weight_names: tuple[str, ...], n_states: int) -> None:
+    The runtime starts every state at zeros (manifest convention). The model's fresh stream
+    state is zeros too except the Mel ``history`` (digital silence), so on the first call --
+    step counter (the last state) at 0 -- the graph substitutes the model's initial value for
+    any state whose initial value is not zero. Later calls pass the states through unchanged.
+    """
+
+    def __init__(self, model: WakeWordModel, weight_names: tuple[str, ...],
+                 initial_states: tuple[Tensor, ...]) -> None:
         super().__init__()
         self.step = _StreamStep(model)
         self.weight_names = tuple(weight_names)
-        self.n_states = int(n_states)
+        self.n_states = len(initial_states)
+        self.fresh_index = tuple(i for i, s in enumerate(initial_states) if bool(s.any()))
+        for i in self.fresh_index:
+            self.register_buffer(f"initial_{i}", initial_states[i].clone(), persistent=False)
 
     def forward(self, audio: Tensor, *rest: Tensor) -> tuple[Tensor, ...]:
-        states = rest[: self.n_states]
+        states = list(rest[: self.n_states])
         weights = rest[self.n_states :]
+        if self.fresh_index:
+            first = states[-1] == 0  # the step counter, [1]
+            for i in self.fresh_index:
+                states[i] = torch.where(first, getattr(self, f"initial_{i}"), states[i])
         params = {f"model.{n}": w for n, w in zip(self.weight_names, weights)}
         return tuple(torch.func.functional_call(self.step, params, (audio, *states)))
 
@@ -235,7 +249,8 @@ class ExportSpec:
         return tuple(t for t in self.inputs if t.role == "state")
 
     def initial_states(self) -> list[np.ndarray]:
-        return [s.numpy().copy() for s in self.model.initial_stream_state(1)]
+        """The graph's states at the start of a stream: zeros, as the runtime starts them."""
+        return [np.zeros(t.shape, np.dtype(t.dtype)) for t in self.state_inputs]
 
     def manifest(self, graphs: dict[str, str], *, train_step: TrainStepSpec | None = None
                  ) -> Manifest:
@@ -312,8 +327,13 @@ def build_spec(model: WakeWordModel, payload: dict[str, Any] | None = None, *,
         *(TensorSpec(name=f"next_{n}", shape=tuple(s.shape), dtype=_dtype_name(s),
                      role="state", state_of=n) for n, s in zip(state_names, states)),
     )
-    module = StreamingGraph(model, weight_names, len(states)).eval()
-    example = (torch.zeros(1, chunk), *(s.clone() for s in states),
+    counter = states[-1]
+    if counter.shape != (1,) or bool(counter.any()):
+        raise ExportError(f"{where}: the network's last stream state must be a zero step counter "
+                          f"of shape [1], got shape {tuple(counter.shape)}; network.architecture "
+                          f"{network_cfg.architecture!r} is not supported by the exporter")
+    module = StreamingGraph(model, weight_names, tuple(states)).eval()
+    example = (torch.zeros(1, chunk), *(torch.zeros_like(s) for s in states),
                *(torch.from_numpy(w.copy()) for w in weights.values()))
     with torch.no_grad():
         try:

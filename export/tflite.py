@@ -74,9 +74,9 @@ def write(spec: ExportSpec | GraphSpec, path: str | os.PathLike[str]) -> Path:
     graph = spec.stream if isinstance(spec, ExportSpec) else spec
     quantize = spec.quantization.get("tflite") if isinstance(spec, ExportSpec) else None
     try:
-        with _quiet_litert():
+        with _quiet_litert(), tempfile.TemporaryDirectory(prefix=".tflite-",
+                                                          dir=path.parent) as tmp:
             edge = litert_torch.convert(graph.module.eval(), graph.example_args)
-        with tempfile.TemporaryDirectory(prefix=".tflite-", dir=path.parent) as tmp:
             float_path = Path(tmp) / "float.tflite"
             edge.export(str(float_path))
             data = float_path.read_bytes()

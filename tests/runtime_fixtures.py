@@ -138,7 +138,7 @@ def build_toy_model(out_dir: Path, *, negatives: bool = True) -> Path:
         train_step=TrainStepSpec(graphs={"onnx": "train_step.onnx",
                                          "tflite": "train_step.tflite"},
                                  batch_size=BATCH, clip_samples=CLIP_SAMPLES,
-                                 weight_names=("weight", "bias"), learning_rate=0.1),
+                                 weight_names=("weight", "bias")),
     )
     save_manifest(manifest, out_dir)
     (out_dir / "model.json").write_text(json.dumps(sidecar_dict(manifest), indent=2))

@@ -107,7 +107,8 @@ def load_audio(path: str | os.PathLike[str], sample_rate_hz: int = SAMPLE_RATE_H
     mono = resample(mono, int(file_rate), sample_rate_hz)
     if not np.all(np.isfinite(mono)):
         raise DataError(f"{path}: the audio contains NaN or infinite samples; re-encode it")
-    return np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
+    out: np.ndarray = np.clip(mono, -1.0, 1.0).astype(np.float32, copy=False)
+    return out
 
 
 def list_audio_files(folder: str | os.PathLike[str]) -> list[Path]:

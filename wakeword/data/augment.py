@@ -87,13 +87,15 @@ def mix_at_snr(signal: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarr
     if p_signal <= 0.0 or p_noise <= 0.0:
         return signal.copy()
     gain = np.sqrt(p_signal / (p_noise * 10.0 ** (snr_db / 10.0)))
-    return (signal + gain * noise).astype(np.float32)
+    mixed: np.ndarray = (signal + gain * noise).astype(np.float32)
+    return mixed
 
 
 def apply_gain(audio: np.ndarray, gain_db: float) -> np.ndarray:
     """Scale by ``gain_db`` decibels and clip to [-1, 1]."""
     scaled = np.asarray(audio, dtype=np.float32) * np.float32(10.0 ** (gain_db / 20.0))
-    return np.clip(scaled, -1.0, 1.0)
+    out: np.ndarray = np.clip(scaled, -1.0, 1.0)
+    return out
 
 
 def time_shift(audio: np.ndarray, shift_samples: int) -> np.ndarray:
@@ -128,7 +130,8 @@ def apply_rir(audio: np.ndarray, rir: np.ndarray) -> np.ndarray:
     dry_power, wet_power = active_power(audio), active_power(out)
     if wet_power > 0.0:
         out *= np.float32(np.sqrt(dry_power / wet_power))
-    return np.clip(out, -1.0, 1.0)
+    clipped: np.ndarray = np.clip(out, -1.0, 1.0)
+    return clipped
 
 
 class RirBank:
@@ -159,7 +162,7 @@ class RirBank:
     def _cache_path(self) -> Path | None:
         if self.cache_dir is None:
             return None
-        settings = json.dumps([1, self.seed, self.n_rooms, self.rt60_range_s,
+        settings = json.dumps([2, self.seed, self.n_rooms, self.rt60_range_s,
                                self.max_length_s, self.sample_rate_hz])
         digest = hashlib.sha256(settings.encode()).hexdigest()[:16]
         return self.cache_dir / "rirs" / f"rirs-{digest}.npz"
@@ -171,20 +174,20 @@ class RirBank:
             path = self._cache_path()
             if path is not None and path.is_file():
                 with np.load(path) as data:
-                    self._rirs = [data[f"rir{i}"] for i in range(self.n_rooms)]
+                    self._rirs = [data[f"arr_{i}"] for i in range(self.n_rooms)]
             else:
                 self._rirs = self._simulate()
                 if path is not None:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-                    np.savez(tmp, **{f"rir{i}": r for i, r in enumerate(self._rirs)})
+                    np.savez(tmp, *self._rirs)
                     os.replace(tmp, path)
         return self._rirs
 
     def _simulate(self) -> list[np.ndarray]:
         pra = require("pyroomacoustics", "train")
         rng = np.random.default_rng([self.seed, 0x5215])
-        max_samples = int(round(self.max_length_s * self.sample_rate_hz))
+        max_samples = round(self.max_length_s * self.sample_rate_hz)
         rirs = []
         for _ in range(self.n_rooms):
             dims = rng.uniform([3.0, 3.0, 2.4], [10.0, 8.0, 4.0])
@@ -258,8 +261,8 @@ class Augmenter:
             if active_power(out) > 1e-10:
                 out = mix_at_snr(out, noise, float(rng.uniform(*self.snr_db_range)))
             else:
-                out = out + noise * np.float32(10.0 ** (rng.uniform(-60.0, -30.0) / 20.0)
-                                               / max(rms(noise), 1e-8))
+                level = 10.0 ** (rng.uniform(-60.0, -30.0) / 20.0) / max(rms(noise), 1e-8)
+                out = (out + noise * np.float32(level)).astype(np.float32)
         peak = float(np.abs(out).max()) if out.size else 0.0
         if peak > 1e-6:
             target = 10.0 ** (rng.uniform(*self.peak_db_range) / 20.0)
@@ -302,7 +305,8 @@ def spec_augment(features: torch.Tensor, *, generator: torch.Generator,
 
     def band_mask(n_masks: int, width: tuple[int, int], size: int) -> torch.Tensor:
         if n_masks == 0 or size == 0:
-            return th.zeros(n_examples, size, dtype=th.bool)
+            empty: torch.Tensor = th.zeros(n_examples, size, dtype=th.bool)
+            return empty
         high = min(width[1], size)
         low = min(width[0], high)
         widths = th.randint(low, high + 1, (n_examples, n_masks), generator=generator)
@@ -310,7 +314,8 @@ def spec_augment(features: torch.Tensor, *, generator: torch.Generator,
                   * (size - widths + 1)).long()
         index = th.arange(size).view(1, 1, size)
         inside = (index >= starts.unsqueeze(-1)) & (index < (starts + widths).unsqueeze(-1))
-        return inside.any(dim=1)
+        any_mask: torch.Tensor = inside.any(dim=1)
+        return any_mask
 
     freq = band_mask(n_freq_masks, freq_mask_width, n_mels).to(features.device)
     time = band_mask(n_time_masks, time_mask_width, n_frames).to(features.device)

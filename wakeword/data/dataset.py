@@ -176,7 +176,7 @@ class DataConfig:
     @property
     def clip_samples(self) -> int:
         """Samples per clip at 16 kHz."""
-        return int(round(self.clip_s * SAMPLE_RATE_HZ))
+        return round(self.clip_s * SAMPLE_RATE_HZ)
 
     @property
     def sample_rate_hz(self) -> int:
@@ -184,12 +184,12 @@ class DataConfig:
 
     @property
     def n_near_miss(self) -> int:
-        return int(round(self.n_negatives * self.near_miss_fraction))
+        return round(self.n_negatives * self.near_miss_fraction)
 
     @property
     def n_speech(self) -> int:
         return min(self.n_negatives - self.n_near_miss,
-                   int(round(self.n_negatives * self.speech_fraction)))
+                   round(self.n_negatives * self.speech_fraction))
 
     @property
     def n_noise(self) -> int:
@@ -217,16 +217,17 @@ class DataConfig:
         for name in names:
             value = data[name]
             hint = hints[name]
-            if isinstance(value, list) and (typing.get_origin(hint) is tuple):
-                value = tuple(value)
-            elif isinstance(value, list) and _optional_tuple(hint):
+            if isinstance(value, list) and _is_tuple_hint(hint):
                 value = tuple(value)
             values[name] = value
         return cls(**values)
 
 
-def _optional_tuple(hint: Any) -> bool:
+def _is_tuple_hint(hint: Any) -> bool:
+    """``tuple[...]`` or an optional one: JSON lists load back as tuples for these fields."""
     origin = typing.get_origin(hint)
+    if origin is tuple:
+        return True
     if origin in (typing.Union, types.UnionType):
         return any(typing.get_origin(a) is tuple for a in typing.get_args(hint))
     return False
@@ -300,7 +301,7 @@ class ClipSet:
                 continue
             groups = np.unique(self.groups[members])
             rng = np.random.default_rng([seed, kind_index])
-            n_val = int(round(val_fraction * groups.size))
+            n_val = round(val_fraction * groups.size)
             if val_fraction > 0.0 and groups.size >= 2:
                 n_val = min(max(n_val, 1), groups.size - 1)
             chosen = rng.permutation(groups)[:n_val]
@@ -396,7 +397,7 @@ def _with_punctuation(text: str, rng: np.random.Generator) -> str:
 
 def _kokoro_mask(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
     mask = np.zeros(n, dtype=bool)
-    mask[rng.permutation(n)[: int(math.floor(fraction * n))]] = True
+    mask[rng.permutation(n)[: math.floor(fraction * n)]] = True
     return mask
 
 
@@ -547,7 +548,7 @@ def _render(item: _Item, config: DataConfig, rng: np.random.Generator, noise_ban
             raise DataError(f"internal: clip of kind {item.kind} has no audio")
         if item.placement == "end":
             low, high = config.keyword_end_range
-            end = int(round(rng.uniform(low, high) * n_samples))
+            end = round(rng.uniform(low, high) * n_samples)
             clip = place_at_end(item.audio, n_samples, max(end, 1))
             start = end - min(item.audio.size, end)
             if context_pool and rng.random() < config.context_probability:

@@ -22,6 +22,7 @@ the seed.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Sequence
 
@@ -123,7 +124,7 @@ def syllables(word: str) -> list[str]:
     if len(groups) <= 1:
         return [word] if word else []
     cuts = []
-    for (_, end), (start, _) in zip(groups, groups[1:]):
+    for (_, end), (start, _) in itertools.pairwise(groups):
         cluster = word[end:start]
         if not cluster:
             cuts.append(end)
@@ -141,7 +142,7 @@ def syllables(word: str) -> list[str]:
                 onset = 0 if len(cluster) == 2 else 1
             cuts.append(start - onset)
     bounds = [0, *cuts, len(word)]
-    return [word[a:b] for a, b in zip(bounds, bounds[1:]) if b > a]
+    return [word[a:b] for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _onset(syllable: str) -> str:
@@ -155,9 +156,10 @@ def _onset(syllable: str) -> str:
 def _double_after_short_vowel(text: str, index: int) -> str:
     """Double the consonant at ``index`` when it follows a single vowel letter ("coper" ->
     "copper")."""
-    if 0 < index < len(text) and text[index - 1] in _VOWELS and text[index] not in _VOWELS:
-        if index < 2 or text[index - 2] not in _VOWELS:
-            return text[:index] + text[index] + text[index:]
+    short_vowel_before = (0 < index < len(text) and text[index - 1] in _VOWELS
+                          and (index < 2 or text[index - 2] not in _VOWELS))
+    if short_vowel_before and text[index] not in _VOWELS:
+        return text[:index] + text[index] + text[index:]
     return text
 
 

@@ -21,7 +21,7 @@ def active_span(audio: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ,
     each side for weak onsets and endings. Returns ``(0, 0)`` for silence.
     """
     audio = np.asarray(audio, dtype=np.float32)
-    frame = max(1, int(round(sample_rate_hz * frame_ms / 1000.0)))
+    frame = max(1, round(sample_rate_hz * frame_ms / 1000.0))
     n_frames = int(np.ceil(audio.size / frame))
     if n_frames == 0:
         return 0, 0
@@ -33,7 +33,7 @@ def active_span(audio: np.ndarray, *, sample_rate_hz: int = SAMPLE_RATE_HZ,
     level_db = 10.0 * np.log10(power + 1e-12)
     threshold = max(level_db.max() - range_db, np.percentile(level_db, 10) + floor_margin_db)
     active = np.flatnonzero(level_db >= min(threshold, level_db.max()))
-    pad = int(round(sample_rate_hz * pad_ms / 1000.0))
+    pad = round(sample_rate_hz * pad_ms / 1000.0)
     start = max(0, int(active[0]) * frame - pad)
     end = min(audio.size, (int(active[-1]) + 1) * frame + pad)
     return start, end

@@ -18,6 +18,7 @@ Example::
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import os
 import re
@@ -36,10 +37,10 @@ from wakeword.paths import shared_dir
 
 __all__ = [
     "ESPEAK_INSTALL_HINT",
-    "EspeakSynthesizer",
-    "KokoroSynthesizer",
     "PITCH_RANGE_SEMITONES",
     "SPEED_RANGE",
+    "EspeakSynthesizer",
+    "KokoroSynthesizer",
     "Synthesizer",
     "available_synthesizers",
     "blend",
@@ -179,12 +180,13 @@ class EspeakSynthesizer:
     def synthesize(self, text: str, *, voice: str, speed: float = 1.0,
                    pitch: float = 0.0) -> np.ndarray:
         _check_prosody(self.name, text, speed, pitch)
-        wpm = int(round(_ESPEAK_DEFAULT_WPM * speed))
-        espeak_pitch = int(round(np.clip(50 + _ESPEAK_PITCH_PER_SEMITONE * pitch, 0, 99)))
+        wpm = round(_ESPEAK_DEFAULT_WPM * speed)
+        espeak_pitch = round(np.clip(50 + _ESPEAK_PITCH_PER_SEMITONE * pitch, 0, 99))
         raw = self._run(["--stdout", "-v", voice, "-s", str(wpm), "-p", str(espeak_pitch)],
                         stdin=text.encode("utf-8"))
         audio, rate = parse_wav_stream(raw, source=f"espeak-ng -v {voice}")
-        return np.clip(resample(audio, rate, SAMPLE_RATE_HZ), -1.0, 1.0)
+        out: np.ndarray = np.clip(resample(audio, rate, SAMPLE_RATE_HZ), -1.0, 1.0)
+        return out
 
 
 def parse_wav_stream(raw: bytes, *, source: str) -> tuple[np.ndarray, int]:
@@ -269,8 +271,12 @@ class KokoroSynthesizer:
             raise DataError(f"{self.voices_path}: no English voices ({KOKORO_ENGLISH_PREFIXES}) "
                             "in the voice bank; use voices-v1.0.bin")
         self._base_voices = names
-        stat = self.model_path.stat()
-        self.version = f"kokoro-v1.0.int8:{stat.st_size}"
+        try:
+            package = importlib.metadata.version("kokoro-onnx")
+        except importlib.metadata.PackageNotFoundError:
+            package = "unknown"
+        # The model file's size stands in for its hash (hashing 90 MB on every build is slow).
+        self.version = f"{self.model_path.name}:{self.model_path.stat().st_size}:kokoro-onnx-{package}"
 
     def voices(self) -> list[str]:
         base = self._base_voices
@@ -321,7 +327,7 @@ class KokoroSynthesizer:
         # Reading 24 kHz output as if it were recorded at 24 kHz * r raises the pitch by r and
         # speeds it up by r; Kokoro's own speed is divided by r to keep the requested rate.
         ratio = 2.0 ** (pitch / 12.0)
-        source_hz = int(round(KOKORO_SAMPLE_RATE_HZ * ratio / 200.0)) * 200
+        source_hz = round(KOKORO_SAMPLE_RATE_HZ * ratio / 200.0) * 200
         ratio = source_hz / KOKORO_SAMPLE_RATE_HZ
         model_speed = float(np.clip(speed / ratio, *SPEED_RANGE))
         try:
@@ -330,7 +336,8 @@ class KokoroSynthesizer:
             raise DataError(f"kokoro could not speak {text!r} with voice {voice!r}: {exc}; "
                             "use plain English words") from exc
         audio = np.asarray(audio, dtype=np.float32).ravel()
-        return np.clip(resample(audio, source_hz, SAMPLE_RATE_HZ), -1.0, 1.0)
+        out: np.ndarray = np.clip(resample(audio, source_hz, SAMPLE_RATE_HZ), -1.0, 1.0)
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

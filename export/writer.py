@@ -1,0 +1,249 @@
+"""``export_model``: a checkpoint (or model) -> a complete, checked model folder, atomically.
+
+The folder (layout and call convention: :mod:`device_runtime.manifest`)::
+
+    manifest.json      validated Manifest (schema of device_runtime.manifest)
+    weights.npz        trained weights by name, in the manifest's input order
+    model.onnx         streaming graph (if "onnx" in formats)
+    model.tflite       streaming graph (if "tflite" in formats), model.json its sidecar
+    train_step.onnx    loss + gradients (if train_step), one per format
+    train_step.tflite
+    parity.json        the parity figures (and tolerances), file sizes and timings
+
+Everything is built in a temporary folder next to ``out_dir`` and checked (parity of every
+graph against PyTorch, manifest round trip) before one rename moves it into place. A failure
+removes the temporary folder, so nothing partial is ever left. An existing ``out_dir`` is kept
+unless ``overwrite=True``; then it is renamed aside, the new folder is moved in and the old one
+deleted (on a failed move the old folder is put back).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from device_runtime.manifest import (FORMATS, SIDECAR_NAME, check_sidecar, load_manifest,
+                                     save_manifest, sidecar_dict, write_json_atomic)
+from export import onnx as onnx_writer
+from export import tflite as tflite_writer
+from export.parity import (INT8_TOLERANCE, STREAM_TOLERANCE, TRAIN_STEP_RTOL, check_stream,
+                           check_train_step)
+from export.spec import ExportSpec, build_spec
+from export.train_step import DEFAULT_BATCH_SIZE, DEFAULT_CLIP_S, build_train_step, train_step_spec
+from wakeword.errors import CheckpointError, ConfigError, ExportError, WakewordError
+from wakeword.model.wakeword_model import WakeWordModel
+
+__all__ = ["export_model", "PARITY_NAME", "WEIGHTS_NAME"]
+
+log = logging.getLogger(__name__)
+
+PARITY_NAME = "parity.json"
+WEIGHTS_NAME = "weights.npz"
+_WRITERS = {"onnx": onnx_writer.write, "tflite": tflite_writer.write}
+
+
+def _formats(formats: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    items = formats.split(",") if isinstance(formats, str) else list(formats)
+    out: list[str] = []
+    for item in (str(f).strip().lower() for f in items):
+        if item not in FORMATS:
+            raise ExportError(f"formats names {item!r}; use one or more of {list(FORMATS)}")
+        if item not in out:
+            out.append(item)
+    if not out:
+        raise ExportError(f"formats is empty; use one or more of {list(FORMATS)}")
+    return tuple(out)
+
+
+def _quantize(quantize: bool | str | None) -> str | None:
+    if quantize is None or quantize is False:
+        return None
+    if quantize is True or quantize == "int8":
+        return "int8"
+    raise ExportError(f"quantize is {quantize!r}; use 'int8' (dynamic-range int8 TFLite) or "
+                      "False")
+
+
+def _load(checkpoint_or_model: Any) -> tuple[WakeWordModel, dict[str, Any] | None, str | None]:
+    if isinstance(checkpoint_or_model, WakeWordModel):
+        return checkpoint_or_model, None, None
+    if not isinstance(checkpoint_or_model, (str, os.PathLike)):
+        raise ExportError(f"export_model takes a checkpoint path or a WakeWordModel, got "
+                          f"{type(checkpoint_or_model).__name__}")
+    from wakeword.train.checkpoint import load_checkpoint, model_from_payload
+
+    path = str(checkpoint_or_model)
+    payload = load_checkpoint(path)  # CheckpointError: missing, corrupt, other schema
+    try:
+        model = model_from_payload(payload, path)
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: unsupported configuration: {exc}") from exc
+    return model, payload, path
+
+
+def _sizes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def _move_into_place(tmp: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
+        os.rename(out_dir, old)
+        try:
+            os.rename(tmp, out_dir)
+        except BaseException:
+            os.rename(old, out_dir)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.rename(tmp, out_dir)
+
+
+def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bool,
+           train_batch_size: int, train_clip_s: float, parity_audio: np.ndarray | None,
+           tolerance: float, parity_source: str) -> dict[str, Any]:
+    timings: dict[str, float] = {}
+    np.savez(tmp / WEIGHTS_NAME, **spec.weights)
+    graphs: dict[str, str] = {}
+    for fmt in formats:
+        name = f"model.{fmt}"
+        t = time.perf_counter()
+        log.info("writing %s", name)
+        _WRITERS[fmt](spec, tmp / name)
+        timings[name] = time.perf_counter() - t
+        graphs[fmt] = name
+    t = time.perf_counter()
+    audio = spec.calibration_audio if parity_audio is None else parity_audio
+    stream_report = check_stream(spec, {f: tmp / n for f, n in graphs.items()}, audio,
+                                 tolerance=tolerance)
+    timings["parity.stream"] = time.perf_counter() - t
+    for fmt, row in stream_report.items():
+        log.info("parity %s: max |score diff| %.3g (tolerance %g)", fmt, row["max_abs_diff"],
+                 row["tolerance"])
+    step_spec = None
+    step_report: dict[str, Any] | None = None
+    if train_step:
+        t = time.perf_counter()
+        log.info("tracing the training step")
+        graph = build_train_step(spec, batch_size=train_batch_size,
+                                 clip_samples=int(round(train_clip_s * spec.sample_rate_hz)))
+        timings["train_step.trace"] = time.perf_counter() - t
+        step_graphs: dict[str, str] = {}
+        for fmt in formats:
+            name = f"train_step.{fmt}"
+            t = time.perf_counter()
+            log.info("writing %s", name)
+            _WRITERS[fmt](graph, tmp / name)
+            timings[name] = time.perf_counter() - t
+            step_graphs[fmt] = name
+        t = time.perf_counter()
+        step_report = check_train_step(spec, graph, {f: tmp / n for f, n in step_graphs.items()})
+        timings["parity.train_step"] = time.perf_counter() - t
+        step_spec = train_step_spec(graph, step_graphs)
+        for fmt, row in step_report.items():
+            log.info("parity %s train step: worst relative difference %.3g (%s)", fmt,
+                     row["max_rel_diff"], row["worst_tensor"])
+    manifest = spec.manifest(graphs, train_step=step_spec)
+    save_manifest(manifest, tmp)
+    if "tflite" in graphs:
+        write_json_atomic(tmp / SIDECAR_NAME, sidecar_dict(manifest))
+    try:
+        loaded = load_manifest(tmp)
+        check_sidecar(loaded, tmp)
+    except Exception as exc:  # device_runtime.errors.ModelError
+        raise ExportError(f"the written manifest does not load back: {exc}") from exc
+    if loaded != manifest:
+        raise ExportError("the written manifest does not round-trip (load_manifest differs)")
+    return {
+        "tolerances": {"stream": tolerance, "stream_int8": INT8_TOLERANCE,
+                       "train_step_rtol": TRAIN_STEP_RTOL},
+        "audio": {"source": parity_source, "seconds": float(np.asarray(audio).size
+                                                            / spec.sample_rate_hz),
+                  "sample_rate_hz": spec.sample_rate_hz},
+        "stream": stream_report,
+        "train_step": (None if step_spec is None else
+                       {"batch_size": step_spec.batch_size, "clip_samples": step_spec.clip_samples,
+                        **(step_report or {})}),
+        "timings_s": timings,
+    }
+
+
+def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
+                 out_dir: str | os.PathLike[str], *,
+                 formats: str | tuple[str, ...] = FORMATS, train_step: bool = True,
+                 quantize: bool | str | None = False, overwrite: bool = False,
+                 train_batch_size: int = DEFAULT_BATCH_SIZE,
+                 train_clip_s: float = DEFAULT_CLIP_S,
+                 parity_audio: np.ndarray | None = None, name: str | None = None,
+                 version: str | None = None, tolerance: float = STREAM_TOLERANCE) -> Path:
+    """Export a checkpoint (path) or a :class:`WakeWordModel` to the model folder ``out_dir``.
+
+    Args:
+        checkpoint_or_model: a ``.pt`` written by ``wakeword train`` / ``save_checkpoint``, or a
+            model (then the manifest has no checkpoint provenance and default thresholds).
+        out_dir: the model folder to create, e.g. ``models/computer``.
+        formats: ``"onnx"``, ``"tflite"`` or both (a tuple or ``"onnx,tflite"``).
+        train_step: also export the training-step graphs (for on-device fine-tuning).
+        quantize: ``"int8"`` (or True) for a dynamic-range int8 TFLite streaming graph.
+        overwrite: replace an existing ``out_dir`` (else it is an error).
+        train_batch_size, train_clip_s: the training-step graph's fixed batch shape
+            (default 8 clips of 2.0 s).
+        parity_audio: float32 samples at the model's rate for the parity check (default: 5 s of
+            seeded speech-like bursts).
+        name, version: override the manifest's name and version.
+        tolerance: the float parity tolerance on probabilities (default 1e-4).
+    Returns:
+        ``out_dir``.
+    Raises:
+        CheckpointError: unreadable checkpoint, other schema version, unsupported config.
+        ExportError: an existing folder, a bad option, a failed conversion or parity check.
+    """
+    t_start = time.perf_counter()
+    fmts = _formats(formats)
+    quant = _quantize(quantize)
+    if quant and "tflite" not in fmts:
+        raise ExportError(f"quantize={quant!r} applies to the TFLite graph, but formats is "
+                          f"{list(fmts)}; add tflite to the formats")
+    if not tolerance >= 0:
+        raise ExportError(f"tolerance is {tolerance}; use a non-negative number (default 1e-4)")
+    out_dir = Path(out_dir).absolute()
+    if out_dir.exists() and not overwrite:
+        raise ExportError(f"{out_dir}: already exists; choose another --out or pass --force "
+                          "(overwrite=True) to replace it")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ExportError(f"{out_dir}: exists and is not a folder; remove it or choose another "
+                          "--out")
+    model, payload, source = _load(checkpoint_or_model)
+    parity_source = "given audio" if parity_audio is not None else \
+        "synthetic speech-like bursts (export.spec.parity_signal, seed 0)"
+    spec = build_spec(model, payload, source=source, name=name, version=version,
+                      quantize=quant, formats=fmts, calibration_audio=parity_audio)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.export-", dir=out_dir.parent))
+    try:
+        report = _build(spec, tmp, fmts, train_step, train_batch_size, train_clip_s,
+                        parity_audio, tolerance, parity_source)
+        report["files"] = _sizes(tmp)
+        report["seconds"] = time.perf_counter() - t_start
+        write_json_atomic(tmp / PARITY_NAME, report)
+        _move_into_place(tmp, out_dir)
+    except WakewordError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise ExportError(f"exporting to {out_dir} failed ({exc.__class__.__name__}: {exc}); "
+                          "nothing was written") from exc
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("exported %s in %.1f s", out_dir, time.perf_counter() - t_start)
+    return out_dir
