@@ -18,8 +18,14 @@ Example::
 from device_runtime.audio import Resampler, read_audio, resample, to_float32
 from device_runtime.backends import Backend, LiteRTBackend, OnnxBackend, open_backend
 from device_runtime.detector import Detector, list_pretrained
-from device_runtime.errors import (AudioError, BackendUnavailableError, DeviceRuntimeError,
-                                   EnrollmentError, MicrophoneError, ModelError)
+from device_runtime.errors import (
+                                   AudioError,
+                                   BackendUnavailableError,
+                                   DeviceRuntimeError,
+                                   EnrollmentError,
+                                   MicrophoneError,
+                                   ModelError,
+)
 from device_runtime.events import Detection, ScoreTrace
 from device_runtime.finetune import EnrollResult, enroll
 from device_runtime.manifest import Manifest, TensorSpec, TrainStepSpec, load_manifest

@@ -61,9 +61,11 @@ def to_mono(samples: np.ndarray, *, downmix: bool = False, where: str = "audio")
         raise AudioError(f"{where}: expected a 1-D array of mono samples, got shape "
                          f"{samples.shape}; pass a 1-D array (or [frames, 1])")
     if samples.shape[1] == 1:
-        return samples[:, 0]
+        column: np.ndarray = samples[:, 0]
+        return column
     if samples.shape[0] == 1:
-        return samples[0]
+        row: np.ndarray = samples[0]
+        return row
     channel_axis = 1 if samples.shape[0] >= samples.shape[1] else 0
     channels = samples.shape[channel_axis]
     if not downmix:
@@ -71,7 +73,8 @@ def to_mono(samples: np.ndarray, *, downmix: bool = False, where: str = "audio")
             f"{where}: has {channels} channels (shape {samples.shape}) but the model takes "
             "mono audio; pass one channel (e.g. x[:, 0]) or average them with downmix=True "
             "(CLI: --downmix), or convert the file with `sox in.wav -c 1 out.wav`")
-    return samples.mean(axis=channel_axis)
+    mixed: np.ndarray = samples.mean(axis=channel_axis)
+    return mixed
 
 
 def check_finite(samples: np.ndarray, *, where: str = "audio") -> None:
@@ -167,7 +170,8 @@ class ClipMeter:
             self._last_warned_at = start
             self._since_warning = 0
         if peak > 1.0:
-            return np.clip(samples, -1.0, 1.0)
+            clipped_samples: np.ndarray = np.clip(samples, -1.0, 1.0)
+            return clipped_samples
         return samples
 
 
@@ -217,7 +221,7 @@ class Resampler:
         base = self._n_in - self._hist.size  # absolute index of _hist[0]
         windows = np.lib.stride_tricks.sliding_window_view(self._hist, self.taps)
         rows = windows[i_hi - (self.taps - 1) - base][:, ::-1]  # rows[k, j] = x[i_hi - j]
-        out = np.einsum("nj,nj->n", rows, self._bank[phase]).astype(np.float32)
+        out: np.ndarray = np.einsum("nj,nj->n", rows, self._bank[phase]).astype(np.float32)
         self._n_out = stop_out
         return out
 

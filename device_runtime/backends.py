@@ -72,7 +72,7 @@ def _litert_interpreter() -> Any:
         from ai_edge_litert.interpreter import Interpreter
     except ImportError:
         try:
-            from tflite_runtime.interpreter import Interpreter  # type: ignore[no-redef]
+            from tflite_runtime.interpreter import Interpreter
         except ImportError as exc:
             raise BackendUnavailableError(
                 "the tflite backend needs LiteRT: pip install ai-edge-litert (or "
@@ -246,14 +246,17 @@ class LiteRTBackend:
         if scale and np.issubdtype(dtype, np.integer):
             info = np.iinfo(dtype)
             q = np.round(value / scale + zero)
-            return np.clip(q, info.min, info.max).astype(dtype)
-        return value.astype(dtype)
+            quantized: np.ndarray = np.clip(q, info.min, info.max).astype(dtype)
+            return quantized
+        converted: np.ndarray = value.astype(dtype)
+        return converted
 
     @staticmethod
     def _dequantize(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
         scale, zero = detail["quantization"]
         if scale and np.issubdtype(value.dtype, np.integer):
-            return ((value.astype(np.float32) - zero) * scale).astype(np.float32)
+            real: np.ndarray = ((value.astype(np.float32) - zero) * scale).astype(np.float32)
+            return real
         return value
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:

@@ -130,7 +130,7 @@ def _meter(keywords: tuple[str, ...], thresholds: dict[str, float]) -> Any:
     def show(time_s: float, scores: np.ndarray) -> None:
         bars = []
         for i, kw in enumerate(keywords, start=1):
-            filled = int(round(float(scores[i]) * width))
+            filled = round(float(scores[i]) * width)
             mark = "!" if scores[i] >= thresholds[kw] else " "
             bars.append(f"{kw} [{'#' * filled}{'.' * (width - filled)}]{mark}{scores[i]:.2f}")
         sys.stdout.write(f"\r{time_s:8.1f}s  " + "  ".join(bars))
@@ -169,7 +169,7 @@ def _cmd_listen(args: argparse.Namespace) -> int:
                 if args.once:
                     break
     except KeyboardInterrupt:
-        print("", file=sys.stderr)
+        print(file=sys.stderr)
     finally:
         if timer is not None:
             timer.cancel()

@@ -21,7 +21,7 @@ import math
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zipfile import BadZipFile
 
 import numpy as np
@@ -33,6 +33,9 @@ from device_runtime.events import Detection, ScoreTrace
 from device_runtime.manifest import Manifest, check_sidecar, load_manifest
 
 __all__ = ["DEFAULT_TRACE_S", "MODELS_DIR", "Detector", "list_pretrained", "load_weights"]
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -265,7 +268,7 @@ class Detector:
         self._closed = True
         self._backend.close()
 
-    def __enter__(self) -> Detector:
+    def __enter__(self) -> Self:
         self._check_open()
         return self
 
@@ -347,7 +350,7 @@ class Detector:
             self._odd_byte = raw[cut:]
         else:
             samples = to_float32(chunk)
-        samples = self._clip.check(samples)
+        samples = np.ascontiguousarray(self._clip.check(samples))
         found: list[Detection] = []
         c, pos, n = self._chunk, 0, samples.size
         if self._fill:

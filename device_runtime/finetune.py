@@ -47,10 +47,15 @@ import numpy as np
 from device_runtime.audio import SOUNDFILE_SUFFIXES, read_audio
 from device_runtime.backends import open_backend, resolve_backend
 from device_runtime.detector import Detector, load_weights
-from device_runtime.errors import (AudioError, BackendUnavailableError, EnrollmentError,
-                                   ModelError)
-from device_runtime.manifest import (MANIFEST_NAME, NEGATIVES_NAME, Manifest, TensorSpec,
-                                     load_manifest, save_manifest)
+from device_runtime.errors import AudioError, BackendUnavailableError, EnrollmentError, ModelError
+from device_runtime.manifest import (
+    MANIFEST_NAME,
+    NEGATIVES_NAME,
+    Manifest,
+    TensorSpec,
+    load_manifest,
+    save_manifest,
+)
 
 __all__ = ["AUDIO_SUFFIXES", "MIN_POSITIVES", "EnrollResult", "enroll", "prepare_clip"]
 
@@ -213,7 +218,7 @@ def _stored_negatives(model_dir: Path, clip_samples: int) -> list[np.ndarray]:
 def _split(items: Sequence[np.ndarray], fraction: float, rng: np.random.Generator,
            minimum: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
     order = rng.permutation(len(items))
-    n_val = min(len(items) - 1, max(minimum, int(round(len(items) * fraction)))) \
+    n_val = min(len(items) - 1, max(minimum, round(len(items) * fraction))) \
         if len(items) > 1 else 0
     return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]
 
@@ -426,7 +431,8 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
         _copy_model(model_dir, tmp, skip={manifest.weights_file, MANIFEST_NAME})
         new_weights = dict(weights)
         new_weights.update(params)
-        np.savez(tmp / manifest.weights_file, **new_weights)
+        savez: Any = np.savez  # numpy's stub types **kwds as its own keyword arguments
+        savez(tmp / manifest.weights_file, **new_weights)
         record: dict[str, Any] = {
             "base_model": str(model_dir.resolve()), "base_version": manifest.version,
             "keyword": keyword, "seed": seed, "epochs": epochs, "backend": fmt,

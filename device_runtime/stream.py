@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -40,6 +40,9 @@ from device_runtime.errors import BackendUnavailableError, MicrophoneError
 from device_runtime.events import Detection
 
 __all__ = ["FileSource", "Listener", "Microphone", "input_devices", "iter_chunks"]
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +117,7 @@ class Microphone:
         self._channels = 1
         self._running = False
         self._failed = threading.Event()
+        self._generation = 0  # bumped per opened/closed stream
         self.overruns = 0  # blocks dropped because the reader fell behind
         self.input_overflows = 0  # PortAudio-reported overflows (audio lost before us)
         self._reported_overruns = 0
@@ -139,8 +143,9 @@ class Microphone:
             except queue.Full:
                 self.overruns += 1
 
-    def _finished(self) -> None:
-        if self._running:  # the stream ended without stop(): the device failed or vanished
+    def _finished(self, generation: int) -> None:
+        # the current stream ended without stop()/close: the device failed or vanished
+        if self._running and generation == self._generation:
             self._failed.set()
 
     # -- opening ----------------------------------------------------------------------------------
@@ -154,6 +159,8 @@ class Microphone:
             sd.check_input_settings(device=self.device, samplerate=rate, channels=1,
                                     dtype="int16")
         except sd.PortAudioError as exc:
+            if "Invalid sample rate" not in str(exc) and "channels" not in str(exc):
+                raise  # not a format problem: the device is unavailable (retried by _open)
             rate = float(info["default_samplerate"])
             channels = max(1, min(2, int(info["max_input_channels"])))
             logger.info("%s: does not take %d Hz mono (%s); recording %.0f Hz with %d "
@@ -163,12 +170,14 @@ class Microphone:
         self.device_rate_hz = rate
         self._resampler = (None if int(rate) == self.sample_rate_hz
                            else Resampler(int(rate), self.sample_rate_hz))
-        blocksize = max(1, int(round(rate * self.block_ms / 1000.0)))
-        stream = sd.InputStream(device=self.device, samplerate=rate, channels=channels,
-                                dtype="int16", blocksize=blocksize, callback=self._callback,
-                                finished_callback=self._finished)
-        stream.start()
-        self._stream = stream
+        blocksize = max(1, round(rate * self.block_ms / 1000.0))
+        self._generation += 1
+        generation = self._generation
+        self._stream = sd.InputStream(device=self.device, samplerate=rate, channels=channels,
+                                      dtype="int16", blocksize=blocksize,
+                                      callback=self._callback,
+                                      finished_callback=lambda: self._finished(generation))
+        self._stream.start()
 
     def _open(self) -> None:
         sd = _sounddevice()
@@ -193,15 +202,17 @@ class Microphone:
             f"{_device_list_text()}. Pass device=<index or name> (CLI: --device)")
 
     def _close_stream(self) -> None:
+        self._generation += 1  # the closing stream's finished-callback is now ignored
         stream, self._stream = self._stream, None
         if stream is not None:
-            try:
+            sd = _sounddevice()
+            try:  # best effort: the device may already be gone
                 stream.abort(ignore_errors=True)
                 stream.close(ignore_errors=True)
-            except Exception as exc:  # noqa: BLE001 - best effort while closing a dead stream
+            except sd.PortAudioError as exc:
                 logger.debug("closing the input stream: %s", exc)
 
-    def start(self) -> Microphone:
+    def start(self) -> Self:
         """Open the device (with retries) and start recording. Returns ``self``."""
         if self._running:
             return self
@@ -225,7 +236,7 @@ class Microphone:
     def running(self) -> bool:
         return self._running
 
-    def __enter__(self) -> Microphone:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -266,8 +277,8 @@ class Microphone:
     def _recover(self) -> None:
         logger.warning("microphone %s stopped delivering audio (device gone?); re-opening",
                        self.device_name)
-        self._failed.clear()
         self._close_stream()
+        self._failed.clear()
         self._open()  # raises MicrophoneError listing the devices when it cannot
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -289,7 +300,7 @@ class FileSource:
                  block_ms: float = 80.0, *, realtime: bool = False, downmix: bool = False) -> None:
         self.path = Path(path)
         self.sample_rate_hz = int(sample_rate_hz)
-        self.block_samples = max(1, int(round(sample_rate_hz * block_ms / 1000.0)))
+        self.block_samples = max(1, round(sample_rate_hz * block_ms / 1000.0))
         self.realtime = realtime
         self.downmix = downmix
         self._stopped = threading.Event()
@@ -370,7 +381,7 @@ class Listener:
         self._error: BaseException | None = None
         self.detections = 0
 
-    def __enter__(self) -> Listener:
+    def __enter__(self) -> Self:
         start = getattr(self.source, "start", None)
         if callable(start) and not getattr(self.source, "running", False):
             start()
@@ -387,7 +398,7 @@ class Listener:
         if self._thread is not None:
             self._thread.join(timeout=5.0)
         if self._started_source:
-            getattr(self.source, "stop")()
+            self.source.stop()  # type: ignore[attr-defined]
         if self._error is not None and exc is None:
             raise self._error
 
@@ -406,11 +417,12 @@ class Listener:
         return not self._thread.is_alive()
 
     def _run(self) -> None:
+        callback = self.on_detection
         try:
             for detection in self._detections():
-                assert self.on_detection is not None
-                self.on_detection(detection)
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller in __exit__
+                if callback is not None:
+                    callback(detection)
+        except Exception as exc:  # noqa: BLE001 - re-raised in the caller by __exit__
             self._error = exc
 
     def _detections(self) -> Iterator[Detection]:

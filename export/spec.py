@@ -207,8 +207,8 @@ class ExportSpec:
 
     Build it with :func:`build_spec`. ``model`` is a private eval-mode copy; ``weights`` holds
     the trained weights by name in manifest order (the ``weights.npz`` content).
-    ``calibration_audio`` (float32 samples at ``sample_rate_hz``) feeds the parity check and
-    int8 calibration.
+    ``calibration_audio`` (float32 samples at ``sample_rate_hz``) feeds the parity check (the
+    int8-weight TFLite graph needs no calibration; a full-integer one would use it).
     """
 
     model: WakeWordModel
@@ -284,7 +284,7 @@ def build_spec(model: WakeWordModel, payload: dict[str, Any] | None = None, *,
     ``smoothing_steps``/``refractory_s`` from ``metrics`` (defaults 1 and 1.0 s), the name and
     version from ``extra`` (defaults: the keywords joined by ``_``, and
     ``<wakeword version>+epoch<N>``); the arguments override them. ``quantize='int8'`` asks for
-    a dynamic-range int8 TFLite graph.
+    int8 weights in the TFLite graph.
     """
     where = str(source) if source is not None else "model"
     if not isinstance(model, WakeWordModel):

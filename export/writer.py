@@ -68,8 +68,8 @@ def _quantize(quantize: bool | str | None) -> str | None:
         return None
     if quantize is True or quantize == "int8":
         return "int8"
-    raise ExportError(f"quantize is {quantize!r}; use 'int8' (dynamic-range int8 TFLite) or "
-                      "False")
+    raise ExportError(f"quantize is {quantize!r}; use 'int8' (int8 weights in the TFLite graph) "
+                      "or False")
 
 
 def _load(checkpoint_or_model: Any) -> tuple[WakeWordModel, dict[str, Any] | None, str | None]:
@@ -192,7 +192,8 @@ def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
         out_dir: the model folder to create, e.g. ``models/computer``.
         formats: ``"onnx"``, ``"tflite"`` or both (a tuple or ``"onnx,tflite"``).
         train_step: also export the training-step graphs (for on-device fine-tuning).
-        quantize: ``"int8"`` (or True) for a dynamic-range int8 TFLite streaming graph.
+        quantize: ``"int8"`` (or True): int8 weights (float compute) in the TFLite streaming
+            graph.
         overwrite: replace an existing ``out_dir`` (else it is an error).
         train_batch_size, train_clip_s: the training-step graph's fixed batch shape
             (default 8 clips of 2.0 s).

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from device_runtime.manifest import (Manifest, TensorSpec, TrainStepSpec, save_manifest,
-                                     sidecar_dict)
+from device_runtime.manifest import Manifest, TensorSpec, TrainStepSpec, save_manifest, sidecar_dict
 
 SAMPLE_RATE_HZ = 16000
 CHUNK = 1280
@@ -40,10 +39,10 @@ W0 = np.array([[0.0, 3.0, 3.0],
 B0 = np.array([0.0, 3.0 * -6.0 - 3.0, 3.0 * -6.0 + 3.0], dtype=np.float32)
 
 
-def _torch_parts():  # noqa: ANN202 - torch types
+def _torch_parts():  # returns torch types
     import torch
 
-    def step(audio, level, weight, bias):  # noqa: ANN001, ANN202
+    def step(audio, level, weight, bias):
         energy = torch.mean(audio * audio, dim=1, keepdim=True)
         e = torch.log10(energy + 1e-8) + 8.0
         diff = audio[:, 1:] - audio[:, :-1]
@@ -53,11 +52,11 @@ def _torch_parts():  # noqa: ANN202 - torch types
         return logits, 0.9 * level + 0.1 * e
 
     class Toy(torch.nn.Module):
-        def forward(self, audio, level, weight, bias):  # noqa: ANN001, ANN201
+        def forward(self, audio, level, weight, bias):
             logits, next_level = step(audio, level, weight, bias)
             return torch.softmax(logits, dim=-1), next_level
 
-    def loss_fn(weight, bias, audio, labels):  # noqa: ANN001, ANN202
+    def loss_fn(weight, bias, audio, labels):
         """Negatives: background at every step. Keyword clips: the keyword at some step
         (multiple-instance loss on a soft maximum over steps: the power mean with exponent
         POOL_POWER of the keyword probability)."""
@@ -99,7 +98,7 @@ def build_toy_model(out_dir: Path, *, negatives: bool = True) -> Path:
                           output_names=["scores", "next_level"], dynamo=False, opset_version=17)
         litert_torch.convert(Toy().eval(), args).export(str(out_dir / "model.tflite"))
 
-        def train_fn(w, b, audio, labels):  # noqa: ANN001, ANN202
+        def train_fn(w, b, audio, labels):
             grads, loss = torch.func.grad_and_value(loss_fn, argnums=(0, 1))(w, b, audio, labels)
             return (loss, *grads)
 
@@ -112,7 +111,7 @@ def build_toy_model(out_dir: Path, *, negatives: bool = True) -> Path:
                 super().__init__()
                 self.graph = graph
 
-            def forward(self, w, b, audio, labels):  # noqa: ANN001, ANN201
+            def forward(self, w, b, audio, labels):
                 return tuple(self.graph(w, b, audio, labels))
 
         torch.onnx.export(TrainStep(), targs, str(out_dir / "train_step.onnx"),
@@ -152,7 +151,7 @@ def build_toy_model(out_dir: Path, *, negatives: bool = True) -> Path:
 # -- signals -------------------------------------------------------------------------------------
 def tone(freq_hz: float, amplitude: float, seconds: float, *, ramp_s: float = 0.01) -> np.ndarray:
     """A sine burst with short raised-cosine ramps."""
-    n = int(round(seconds * SAMPLE_RATE_HZ))
+    n = round(seconds * SAMPLE_RATE_HZ)
     t = np.arange(n) / SAMPLE_RATE_HZ
     x = amplitude * np.sin(2 * np.pi * freq_hz * t)
     ramp = min(int(ramp_s * SAMPLE_RATE_HZ), n // 2)
@@ -178,7 +177,7 @@ def stream_with_events(seconds: float, events: list[tuple[float, np.ndarray]], *
 _CACHE: dict[str, Path] = {}
 
 
-def _build_once(factory) -> Path:  # noqa: ANN001 - pytest.TempPathFactory
+def _build_once(factory) -> Path:  # factory: pytest.TempPathFactory
     """Build the toy model once per test session, whichever module asks first."""
     if "toy" not in _CACHE:
         import contextlib
@@ -197,18 +196,18 @@ def _build_once(factory) -> Path:  # noqa: ANN001 - pytest.TempPathFactory
     return _CACHE["toy"]
 
 
-def _fixtures():  # noqa: ANN202
+def _fixtures():
     import shutil
 
     import pytest
 
     @pytest.fixture(scope="session")
-    def toy_model(tmp_path_factory):  # noqa: ANN001, ANN202
+    def toy_model(tmp_path_factory):
         """The pristine toy model folder (shared: do not modify it; use toy_copy)."""
         return _build_once(tmp_path_factory)
 
     @pytest.fixture
-    def toy_copy(toy_model, tmp_path):  # noqa: ANN001, ANN202
+    def toy_copy(toy_model, tmp_path):
         """A private copy of the toy model folder that a test may damage."""
         return Path(shutil.copytree(toy_model, tmp_path / "toy"))
 

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from wakeword.data.negatives import (
+    background_clip,
     contains_phrase,
     near_miss_phrases,
     normalize_text,
     speech_phrases,
     syllables,
 )
+from wakeword.data.noise import NoiseBank, rms
 from wakeword.data.speech_text import SENTENCES, SHORT_WORDS
 from wakeword.errors import ConfigError
 
@@ -99,3 +102,15 @@ def test_contains_phrase_ignores_case_punctuation_and_optionally_spaces():
     assert not contains_phrase("Hey, COM puter!", "computer", ignore_spaces=False)
     assert not contains_phrase("one", "on", ignore_spaces=False)
     assert contains_phrase("turn it on now", "on", ignore_spaces=False)
+
+
+def test_background_clips_are_noise_or_near_silence():
+    bank = NoiseBank()
+    levels = []
+    for seed in range(20):
+        quiet = background_clip(16000, np.random.default_rng(seed), noise_bank=bank, silence=True)
+        assert quiet.dtype == np.float32 and quiet.size == 16000
+        levels.append(rms(quiet))
+    assert max(levels) < 10 ** (-44 / 20) and min(levels) == 0.0
+    noise = background_clip(16000, np.random.default_rng(0), noise_bank=bank, silence=False)
+    assert abs(rms(noise) - 0.1) < 0.01

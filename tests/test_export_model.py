@@ -284,4 +284,4 @@ def test_int8_tflite_is_smaller_and_close(built, exported, tmp_path):
     assert (out / "model.tflite").stat().st_size < 0.5 * (exported / "model.tflite").stat().st_size
     audio = parity_signal(5.0, seed=2)
     diff = np.abs(_device_stream(out, "tflite", audio) - _torch_stream(built[0], audio)).max()
-    assert diff <= 0.1
+    assert diff <= 0.02  # observed about 0.003

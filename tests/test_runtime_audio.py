@@ -7,10 +7,13 @@ import wave
 
 import numpy as np
 import pytest
-from runtime_fixtures import SAMPLE_RATE_HZ, stream_with_events, tone, toy_model  # noqa: F401
+import runtime_fixtures
+from runtime_fixtures import SAMPLE_RATE_HZ, stream_with_events, tone
 
 from device_runtime import AudioError, Detector, Resampler, read_audio, resample, to_float32
 from device_runtime.audio import write_wav
+
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 
 def _write(path, samples: np.ndarray, rate: int, channels: int = 1, width: int = 2) -> None:

@@ -6,13 +6,16 @@ import sys
 
 import numpy as np
 import pytest
-from runtime_fixtures import (BATCH, CLIP_SAMPLES, stream_with_events, tone, toy_copy,  # noqa: F401
-                              toy_model)
+import runtime_fixtures
+from runtime_fixtures import BATCH, CLIP_SAMPLES, stream_with_events, tone
 
 from device_runtime import BackendUnavailableError, Detector, ModelError
 from device_runtime.backends import available_formats, open_backend, resolve_backend
 from device_runtime.detector import load_weights
 from device_runtime.manifest import TensorSpec, load_manifest
+
+toy_copy = runtime_fixtures.toy_copy  # the shared session-scoped fixture
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 TOLERANCE = 1e-5
 

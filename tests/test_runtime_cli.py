@@ -9,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_fixtures import SAMPLE_RATE_HZ, stream_with_events, tone, toy_model  # noqa: F401
+import runtime_fixtures
+from runtime_fixtures import SAMPLE_RATE_HZ, stream_with_events, tone
 
 from device_runtime.audio import write_wav
 from device_runtime.cli import main
+
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,7 +33,7 @@ def test_python_m_detect_json(toy_model, wavs):
     hit, miss = wavs
     out = subprocess.run([sys.executable, "-m", "device_runtime", "detect", str(toy_model),
                           str(hit), str(miss), "--json", "--backend", "tflite"],
-                         cwd=REPO, capture_output=True, text=True, timeout=120)
+                         cwd=REPO, capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert report["backend"] == "tflite"

@@ -8,11 +8,14 @@ import logging
 
 import numpy as np
 import pytest
-from runtime_fixtures import (CHUNK, SAMPLE_RATE_HZ, stream_with_events, tone, toy_copy,  # noqa: F401
-                              toy_model)
+import runtime_fixtures
+from runtime_fixtures import CHUNK, SAMPLE_RATE_HZ, stream_with_events, tone
 
 from device_runtime import AudioError, Detection, Detector, DeviceRuntimeError, ModelError
 from device_runtime.manifest import load_manifest, save_manifest
+
+toy_copy = runtime_fixtures.toy_copy  # the shared session-scoped fixture
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 BACKENDS = ("onnx", "tflite")
 LOW_BURST_S = 2.0

@@ -10,11 +10,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_fixtures import SAMPLE_RATE_HZ, tone, toy_copy, toy_model  # noqa: F401
+import runtime_fixtures
+from runtime_fixtures import SAMPLE_RATE_HZ, tone
 
 from device_runtime import Detector, EnrollmentError, enroll
 from device_runtime.audio import write_wav
 from device_runtime.finetune import prepare_clip
+
+toy_copy = runtime_fixtures.toy_copy  # the shared session-scoped fixture
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 
 def _tree_digest(folder: Path) -> dict[str, tuple[str, int]]:

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from runtime_fixtures import SAMPLE_RATE_HZ, tone, toy_model  # noqa: F401
+import runtime_fixtures
+from runtime_fixtures import SAMPLE_RATE_HZ, tone
 
 from device_runtime import Detector
+
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 HOUR_S = 3600
 BLOCK_S = 10  # large chunks keep the test fast; chunking itself is tested elsewhere

@@ -8,10 +8,13 @@ import time
 
 import numpy as np
 import pytest
-from runtime_fixtures import SAMPLE_RATE_HZ, stream_with_events, tone, toy_model  # noqa: F401
+import runtime_fixtures
+from runtime_fixtures import SAMPLE_RATE_HZ, stream_with_events, tone
 
 from device_runtime import Detector, FileSource, Listener, Microphone, MicrophoneError, iter_chunks
 from device_runtime.audio import write_wav
+
+toy_model = runtime_fixtures.toy_model  # the shared session-scoped fixture
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +53,9 @@ def test_listener_reraises_errors_from_the_background(toy_model):
         yield np.zeros(100, np.float32)
         raise OSError("stream broke")
 
-    with pytest.raises(OSError, match="stream broke"):
-        with Listener(Detector(toy_model), broken(), on_detection=print) as lis:
-            lis.wait(timeout=10)
+    listener = Listener(Detector(toy_model), broken(), on_detection=print)
+    with pytest.raises(OSError, match="stream broke"), listener as running:
+        running.wait(timeout=10)
 
 
 def test_listener_refuses_a_source_at_another_rate(toy_model, tmp_path):

@@ -40,7 +40,12 @@ import numpy as np
 
 from wakeword.data.audio_io import SAMPLE_RATE_HZ, load_folder
 from wakeword.data.augment import Augmenter, RirBank
-from wakeword.data.negatives import near_miss_phrases, normalize_text, speech_phrases
+from wakeword.data.negatives import (
+    background_clip,
+    near_miss_phrases,
+    normalize_text,
+    speech_phrases,
+)
 from wakeword.data.noise import NoiseBank, rms
 from wakeword.data.placement import place_at_end, random_window, trim_silence
 from wakeword.data.tts import (
@@ -421,7 +426,7 @@ def build_dataset(config: DataConfig, cache_dir: str | os.PathLike[str], *,
     if config.n_near_miss and not near_pool:
         raise DataError(f"data.phrase {config.phrase!r}: no near misses could be made; use a "
                         "longer phrase or set near_miss_fraction to 0")
-    positive_texts = [_with_punctuation(config.phrase, text_rng)
+    positive_texts = [_with_punctuation(normalize_text(config.phrase), text_rng)
                       for _ in range(config.n_positives)]
     near_texts = [_with_punctuation(near_pool[i % len(near_pool)], text_rng)
                   for i in range(config.n_near_miss)]
@@ -537,12 +542,9 @@ def _render(item: _Item, config: DataConfig, rng: np.random.Generator, noise_ban
     """One placed, augmented clip."""
     n_samples = config.clip_samples
     if item.placement == "silence":
-        level_db = rng.uniform(-75.0, -45.0)
-        if rng.random() < 0.2:
-            return np.zeros(n_samples, dtype=np.float32)
-        return noise_bank.sample(n_samples, rng, level_rms=float(10.0 ** (level_db / 20.0)))
+        return background_clip(n_samples, rng, noise_bank=noise_bank, silence=True)
     if item.placement == "noise":
-        clip = noise_bank.sample(n_samples, rng)
+        clip = background_clip(n_samples, rng, noise_bank=noise_bank, silence=False)
     else:
         if item.audio is None:
             raise DataError(f"internal: clip of kind {item.kind} has no audio")

@@ -17,7 +17,8 @@ callable (e.g. :meth:`wakeword.data.tts.EspeakSynthesizer.phonemes`) candidates 
 pronounced like the phrase ("computor") are dropped too. The result is deterministic given
 the seed.
 
-:func:`speech_phrases` draws background speech from the built-in word and sentence lists.
+:func:`speech_phrases` draws background speech from the built-in word and sentence lists, and
+:func:`background_clip` makes the clips without speech (noise, near-silence).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from wakeword.data.noise import NoiseBank
 from wakeword.data.speech_text import SENTENCES, SHORT_WORDS
 from wakeword.errors import ConfigError
 
 __all__ = [
+    "background_clip",
     "contains_phrase",
     "near_miss_phrases",
     "normalize_text",
@@ -356,3 +359,19 @@ def speech_phrases(n: int, *, seed: int, exclude: str | None = None,
         if allowed(text):
             out.append(text)
     return out
+
+
+def background_clip(n_samples: int, rng: np.random.Generator, *, noise_bank: NoiseBank,
+                    silence: bool) -> np.ndarray:
+    """A negative clip without speech, float32 of ``n_samples``.
+
+    ``silence=False``: a noise segment from ``noise_bank`` (recorded or coloured, RMS 0.1; the
+    augmenter sets its final level). ``silence=True``: near-silence, a faint noise floor at
+    -75..-45 dBFS RMS, or digital zeros one time in five.
+    """
+    if not silence:
+        return noise_bank.sample(n_samples, rng)
+    level_db = rng.uniform(-75.0, -45.0)
+    if rng.random() < 0.2:
+        return np.zeros(n_samples, dtype=np.float32)
+    return noise_bank.sample(n_samples, rng, level_rms=float(10.0 ** (level_db / 20.0)))

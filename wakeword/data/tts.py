@@ -6,9 +6,10 @@ Both synthesizers return float32 mono audio at 16 kHz and take the same argument
 - ``speed``: speaking-rate multiplier, 1.0 = the voice's normal rate, within ``SPEED_RANGE``;
 - ``pitch``: shift in semitones from the voice's normal pitch, within ``PITCH_RANGE_SEMITONES``.
 
-Speeds: on a 2-core x86-64 machine espeak-ng makes about a hundred short clips per second (one
-process per clip), Kokoro about two (roughly 1 s of audio per CPU second), so a dataset uses
-Kokoro for a bounded number of clips and espeak-ng for the bulk (see ``wakeword.data.dataset``).
+Speeds measured on a 2-core x86-64 machine: espeak-ng makes 60-70 one-word clips per CPU
+second (one process per clip, resampling included); Kokoro about 0.8 s of audio per CPU second,
+so about 2 one-word clips a second on 2 idle cores. A dataset therefore uses Kokoro for a
+bounded number of clips and espeak-ng for the bulk (see ``wakeword.data.dataset``).
 
 Example::
 
@@ -62,10 +63,12 @@ KOKORO_BLEND_WEIGHTS = (0.3, 0.5, 0.7)
 
 @runtime_checkable
 class Synthesizer(Protocol):
-    """Text to 16 kHz float32 mono speech. ``name`` and ``version`` key the synthesis cache."""
+    """Text to 16 kHz float32 mono speech. ``name`` and ``version`` key the synthesis cache;
+    ``thread_safe`` says whether :meth:`synthesize` may run in several threads at once."""
 
     name: str
     version: str
+    thread_safe: bool
 
     def voices(self) -> list[str]:
         """Every voice this synthesizer accepts, in a stable order."""
@@ -118,6 +121,7 @@ class EspeakSynthesizer:
     """
 
     name = "espeak-ng"
+    thread_safe = True  # one process per call
 
     def __init__(self, *, executable: str = "espeak-ng") -> None:
         found = shutil.which(executable)
@@ -249,6 +253,7 @@ class KokoroSynthesizer:
     """
 
     name = "kokoro"
+    thread_safe = False  # one ONNX session, already using ``num_threads`` cores
 
     def __init__(self, *, tts_dir: str | os.PathLike[str] | None = None,
                  num_threads: int = 2) -> None:

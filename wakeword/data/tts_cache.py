@@ -68,8 +68,8 @@ class SynthesisCache:
         """Audio for every request (cached or newly synthesised), in request order, and how
         many were newly synthesised.
 
-        espeak-ng runs ``workers`` processes at a time; Kokoro runs one request at a time (its
-        ONNX session already uses the cores).
+        Thread-safe synthesizers (espeak-ng: one process per call) run ``workers`` requests at
+        a time; the others (Kokoro, whose ONNX session already uses the cores) one at a time.
         """
         if workers < 1:
             raise ConfigError(f"SynthesisCache: workers is {workers}; use 1 or more")
@@ -99,7 +99,7 @@ class SynthesisCache:
                 save_wav(self.path(request, synth.version), audio, subtype="FLOAT")
                 return audio
 
-            threads = workers if name == "espeak-ng" else 1
+            threads = workers if synth.thread_safe else 1
             desc = f"synthesising with {name}"
             logger.info("%s: %d clips to synthesise (%d cached)", name, len(indices),
                         sum(1 for r in requests if r.synthesizer == name) - len(indices))

@@ -32,10 +32,20 @@ def _band_index(length: int, kernel_size: int) -> tuple[Tensor, Tensor]:
 
 
 def band_matrices(kernels: Tensor, length: int) -> Tensor:
-    """Band matrices ``[..., length, length]`` for kernels ``[..., K]`` ('same' padding)."""
+    """Band matrices ``[..., length, length]`` for kernels ``[..., K]`` ('same' padding).
+
+    Computed as ``kernels @ P`` with the constant 0/1 placement ``P [K, length * length]``
+    (``P[j, i * length + o] = 1`` where tap ``j`` sits at ``(i, o)``): the same values as
+    ``kernels[..., index] * mask`` (one non-zero term per entry), but a matmul, so exported
+    graphs with trained kernels need no gather/scatter.
+    """
     kernel_size = kernels.shape[-1]
     index, mask = _band_index(length, kernel_size)
-    return kernels[..., index.to(kernels.device)] * mask.to(kernels)
+    taps = torch.arange(kernel_size)[:, None, None]
+    placement = ((index[None] == taps).to(torch.float32) * mask[None]).to(kernels)
+    flat = torch.matmul(kernels.reshape(-1, kernel_size),
+                        placement.reshape(kernel_size, length * length))
+    return flat.reshape(*kernels.shape[:-1], length, length)
 
 
 class BioConv(nn.Module):
@@ -59,6 +69,9 @@ class BioConv(nn.Module):
         self.length = length
         self.sets, self.channels, self.kernel_size = (int(d) for d in kernels.shape)
         kernels = kernels.detach().to(torch.float32).clone()
+        # Kept as a flag, not read off ``isinstance(self.taps, nn.Parameter)``: under
+        # torch.func.functional_call (the exporters) the parameter is swapped for a plain tensor.
+        self._trainable = bool(trainable)
         if trainable:
             self.taps = nn.Parameter(kernels)
         else:
@@ -67,7 +80,7 @@ class BioConv(nn.Module):
 
     @property
     def trainable(self) -> bool:
-        return isinstance(self.taps, nn.Parameter)
+        return self._trainable
 
     def matrices(self) -> Tensor:
         return band_matrices(self.taps, self.length) if self.trainable else self.bands

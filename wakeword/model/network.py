@@ -93,8 +93,8 @@ def select_kernels(
                 k410 = kernels[None, :c_in]
             else:
                 k410 = kernels[None, c_in : c_in + c_hidden]
-    t430 = torch.from_numpy(np.ascontiguousarray(k430))
-    t410 = None if k410 is None else torch.from_numpy(np.ascontiguousarray(k410))
+    t430 = torch.from_numpy(np.array(k430, dtype=np.float32))
+    t410 = None if k410 is None else torch.from_numpy(np.array(k410, dtype=np.float32))
     if config.kernel_source == "random":
         gen = torch.Generator().manual_seed(config.kernel_seed)
         t430 = _permute_taps(t430, gen)

@@ -209,7 +209,7 @@ class Trainer:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 5.0)
                 optimizer.step()
-                total += float(loss) * len(idx)
+                total += float(loss.detach()) * len(idx)
             scheduler.step()
             val = self.evaluate(val_mel, y_val)
             row = {"epoch": epoch, "train_loss": total / len(train_mel),
