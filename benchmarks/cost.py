@@ -14,7 +14,8 @@ shared) and the systems are interleaved over ``--repeats`` rounds; the table rep
 median over rounds. Per run: the first ``--warmup-chunks`` chunks are not timed (first calls
 allocate; openWakeWord's first chunk also runs its 8 s zero history), then every chunk's
 ``process`` call is timed with ``perf_counter`` and the whole loop's CPU time with
-``process_time`` (all threads of the process). Peak RSS is ``ru_maxrss`` at the end; its
+``process_time`` (all threads of the process). Peak RSS is the process's high-water mark
+(``VmHWM``; ``ru_maxrss`` would include the parent's size, as Linux keeps it across exec); its
 delta is over the RSS of the process after importing numpy and loading the audio, before the
 runtime library is imported and the model loaded (so the delta includes the runtime library).
 
@@ -54,11 +55,21 @@ PEER_LABELS = {"openwakeword": "openWakeWord", "microwakeword": "microWakeWord"}
 
 
 # -- worker (runs in a subprocess) -----------------------------------------------------------
-def _rss_mb() -> float:
+def _status_mb(field: str) -> float:
+    """A memory field of /proc/self/status (VmRSS: now, VmHWM: peak), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024.0
     return float("nan")
+
+
+def _peak_rss_mb() -> float:
+    """Peak RSS of this process image. VmHWM, not ru_maxrss: Linux carries ru_maxrss over
+    exec, so a worker forked from a bigger parent would report the parent's size."""
+    peak = _status_mb("VmHWM")
+    if peak == peak:  # not NaN
+        return peak
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def _threads() -> int | None:
@@ -76,7 +87,7 @@ def worker(spec: dict[str, Any], audio_path: Path, warmup_chunks: int) -> dict[s
     audio = np.load(audio_path)
     chunks = [audio[i:i + CHUNK_SAMPLES].tobytes()
               for i in range(0, audio.size - CHUNK_SAMPLES + 1, CHUNK_SAMPLES)]
-    rss_before = _rss_mb()
+    rss_before = _status_mb("VmRSS")
     t0 = time.perf_counter()
     if spec["kind"] == "ours":
         from device_runtime import Detector
@@ -94,7 +105,7 @@ def worker(spec: dict[str, Any], audio_path: Path, warmup_chunks: int) -> dict[s
         process = stream.process
         close = stream.close
     load_s = time.perf_counter() - t0
-    rss_loaded = _rss_mb()
+    rss_loaded = _status_mb("VmRSS")
     for chunk in chunks[:warmup_chunks]:
         process(chunk)
     timed = chunks[warmup_chunks:]
@@ -109,7 +120,7 @@ def worker(spec: dict[str, Any], audio_path: Path, warmup_chunks: int) -> dict[s
     threads = _threads()
     close()
     audio_s = len(timed) * CHUNK_SAMPLES / common.SAMPLE_RATE_HZ
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = _peak_rss_mb()
     return {
         "chunks_timed": len(timed), "audio_s": audio_s, "load_s": load_s,
         "latency_ms_p50": float(np.percentile(latencies, 50) * 1e3),

@@ -10,5 +10,12 @@ from export.parity import INT8_TOLERANCE, STREAM_TOLERANCE, TRAIN_STEP_RTOL
 from export.spec import ExportSpec, GraphSpec, build_spec
 from export.writer import export_model
 
-__all__ = ["export_model", "ExportSpec", "GraphSpec", "build_spec", "STREAM_TOLERANCE",
-           "INT8_TOLERANCE", "TRAIN_STEP_RTOL"]
+__all__ = [
+           "INT8_TOLERANCE",
+           "STREAM_TOLERANCE",
+           "TRAIN_STEP_RTOL",
+           "ExportSpec",
+           "GraphSpec",
+           "build_spec",
+           "export_model",
+]

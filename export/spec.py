@@ -31,15 +31,24 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from device_runtime.errors import ModelError
 from device_runtime.manifest import FORMATS, Manifest, TensorSpec, TrainStepSpec
 from wakeword import __version__
 from wakeword.errors import ConfigError, ExportError
 from wakeword.model.wakeword_model import WakeWordModel
 from wakeword.train.trainer import TrainConfig
 
-__all__ = ["GraphSpec", "ExportSpec", "StreamingGraph", "build_spec", "parity_signal",
-           "DEFAULT_SMOOTHING_STEPS", "DEFAULT_REFRACTORY_S", "DEFAULT_THRESHOLD",
-           "QUANTIZATIONS"]
+__all__ = [
+    "DEFAULT_REFRACTORY_S",
+    "DEFAULT_SMOOTHING_STEPS",
+    "DEFAULT_THRESHOLD",
+    "QUANTIZATIONS",
+    "ExportSpec",
+    "GraphSpec",
+    "StreamingGraph",
+    "build_spec",
+    "parity_signal",
+]
 
 DEFAULT_THRESHOLD = 0.5
 DEFAULT_SMOOTHING_STEPS = 1
@@ -124,7 +133,7 @@ def _state_names(n_network_states: int) -> tuple[str, ...]:
 
 
 def parity_signal(seconds: float = PARITY_SECONDS, sample_rate_hz: int = 16000,
-                seed: int = 0) -> np.ndarray:
+                  seed: int = 0) -> np.ndarray:
     """Seeded test audio ``[samples]`` float32: speech-like bursts over faint noise.
 
     Bursts of 150-600 ms, each a harmonic series (pitch 90-260 Hz, gliding) with formant-like
@@ -132,7 +141,7 @@ def parity_signal(seconds: float = PARITY_SECONDS, sample_rate_hz: int = 16000,
     Not a keyword, but it drives every part of the model (loud, quiet, voiced, silent).
     """
     rng = np.random.default_rng(seed)
-    n = int(round(seconds * sample_rate_hz))
+    n = round(seconds * sample_rate_hz)
     audio = 0.003 * rng.standard_normal(n)
     t = 0.05 + 0.2 * rng.random()
     while t < seconds:
@@ -266,7 +275,7 @@ class ExportSpec:
                 warmup_steps=self.warmup_steps, frontend=dict(self.frontend),
                 network=dict(self.network), provenance=dict(self.provenance),
                 quantization=quantization, train_step=train_step)
-        except Exception as exc:  # device_runtime.errors.ModelError: the schema refused it
+        except ModelError as exc:  # the runtime's schema refused it
             raise ExportError(f"the exported manifest does not satisfy the runtime schema: {exc}"
                               ) from exc
 

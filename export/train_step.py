@@ -36,8 +36,14 @@ from export.spec import ExportSpec, GraphSpec, parity_signal
 from wakeword.errors import ExportError
 from wakeword.model.network import clip_logits
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_CLIP_S", "build_train_step", "train_batch",
-           "reference_step", "train_step_spec"]
+__all__ = [
+    "DEFAULT_BATCH_SIZE",
+    "DEFAULT_CLIP_S",
+    "build_train_step",
+    "reference_step",
+    "train_batch",
+    "train_step_spec",
+]
 
 DEFAULT_BATCH_SIZE = 8
 DEFAULT_CLIP_S = 2.0
@@ -135,7 +141,7 @@ def build_train_step(spec: ExportSpec, *, batch_size: int = DEFAULT_BATCH_SIZE,
     from torch.fx.experimental.proxy_tensor import make_fx
 
     if clip_samples is None:
-        clip_samples = int(round(DEFAULT_CLIP_S * spec.sample_rate_hz))
+        clip_samples = round(DEFAULT_CLIP_S * spec.sample_rate_hz)
     if batch_size < 1:
         raise ExportError(f"train-step batch_size is {batch_size}; use 1 or more (default 8)")
     if clip_samples < spec.chunk_samples:

@@ -30,18 +30,31 @@ from typing import Any
 
 import numpy as np
 
-from device_runtime.manifest import (FORMATS, SIDECAR_NAME, check_sidecar, load_manifest,
-                                     save_manifest, sidecar_dict, write_json_atomic)
+from device_runtime.errors import ModelError
+from device_runtime.manifest import (
+    FORMATS,
+    SIDECAR_NAME,
+    check_sidecar,
+    load_manifest,
+    save_manifest,
+    sidecar_dict,
+    write_json_atomic,
+)
 from export import onnx as onnx_writer
 from export import tflite as tflite_writer
-from export.parity import (INT8_TOLERANCE, STREAM_TOLERANCE, TRAIN_STEP_RTOL, check_stream,
-                           check_train_step)
+from export.parity import (
+    INT8_TOLERANCE,
+    STREAM_TOLERANCE,
+    TRAIN_STEP_RTOL,
+    check_stream,
+    check_train_step,
+)
 from export.spec import ExportSpec, build_spec
 from export.train_step import DEFAULT_BATCH_SIZE, DEFAULT_CLIP_S, build_train_step, train_step_spec
 from wakeword.errors import CheckpointError, ConfigError, ExportError, WakewordError
 from wakeword.model.wakeword_model import WakeWordModel
 
-__all__ = ["export_model", "PARITY_NAME", "WEIGHTS_NAME"]
+__all__ = ["PARITY_NAME", "WEIGHTS_NAME", "export_model"]
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +102,24 @@ def _load(checkpoint_or_model: Any) -> tuple[WakeWordModel, dict[str, Any] | Non
     return model, payload, path
 
 
+def _umask() -> int:
+    try:  # Linux: read it without the set-and-restore dance of os.umask
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
+
+
+def _make_readable(folder: Path) -> None:
+    """mkdtemp/mkstemp create 0700/0600 entries; give the folder the usual permissions."""
+    mask = _umask()
+    folder.chmod(0o777 & ~mask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~mask)
+
+
 def _sizes(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
 
@@ -111,7 +142,7 @@ def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bo
            train_batch_size: int, train_clip_s: float, parity_audio: np.ndarray | None,
            tolerance: float, parity_source: str) -> dict[str, Any]:
     timings: dict[str, float] = {}
-    np.savez(tmp / WEIGHTS_NAME, **spec.weights)
+    np.savez(tmp / WEIGHTS_NAME, **spec.weights)  # type: ignore[arg-type]
     graphs: dict[str, str] = {}
     for fmt in formats:
         name = f"model.{fmt}"
@@ -134,7 +165,7 @@ def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bo
         t = time.perf_counter()
         log.info("tracing the training step")
         graph = build_train_step(spec, batch_size=train_batch_size,
-                                 clip_samples=int(round(train_clip_s * spec.sample_rate_hz)))
+                                 clip_samples=round(train_clip_s * spec.sample_rate_hz))
         timings["train_step.trace"] = time.perf_counter() - t
         step_graphs: dict[str, str] = {}
         for fmt in formats:
@@ -158,7 +189,7 @@ def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bo
     try:
         loaded = load_manifest(tmp)
         check_sidecar(loaded, tmp)
-    except Exception as exc:  # device_runtime.errors.ModelError
+    except ModelError as exc:
         raise ExportError(f"the written manifest does not load back: {exc}") from exc
     if loaded != manifest:
         raise ExportError("the written manifest does not round-trip (load_manifest differs)")
@@ -235,6 +266,7 @@ def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
         report["files"] = _sizes(tmp)
         report["seconds"] = time.perf_counter() - t_start
         write_json_atomic(tmp / PARITY_NAME, report)
+        _make_readable(tmp)
         _move_into_place(tmp, out_dir)
     except WakewordError:
         shutil.rmtree(tmp, ignore_errors=True)

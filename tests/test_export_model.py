@@ -275,13 +275,16 @@ def test_parity_report_states_figures_and_tolerances(exported):
     assert report["files"]["model.onnx"] == (exported / "model.onnx").stat().st_size
 
 
-def test_int8_tflite_is_smaller_and_close(built, exported, tmp_path):
+def test_int8_tflite_stores_the_frozen_kernels_as_int8_and_stays_close(built, exported,
+                                                                        tmp_path):
     out = export_model(built[0], tmp_path / "int8", formats=("tflite",), train_step=False,
                        quantize="int8")
     manifest = load_manifest(out)
     assert manifest.quantization == {"tflite": "int8"}
     assert check_sidecar(manifest, out)
-    assert (out / "model.tflite").stat().st_size < 0.5 * (exported / "model.tflite").stat().st_size
+    # two float32 band-matrix sets (2 x 64 KiB) and the Mel filterbank (25 KiB) become int8
+    saved = (exported / "model.tflite").stat().st_size - (out / "model.tflite").stat().st_size
+    assert saved > 100_000
     audio = parity_signal(5.0, seed=2)
     diff = np.abs(_device_stream(out, "tflite", audio) - _torch_stream(built[0], audio)).max()
     assert diff <= 0.02  # observed about 0.003

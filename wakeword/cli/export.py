@@ -14,7 +14,7 @@ import numpy as np
 from wakeword.errors import ExportError
 
 
-def register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "export", help="export a checkpoint to ONNX/TFLite (+ training-step graphs)",
         description="Write a model folder (manifest.json, weights.npz, model.onnx, model.tflite, "
