@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/wakeword"),
                    help="where synthesised clips are cached by content hash")
     p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
+    p.add_argument("--threads", type=int, default=None,
+                   help="torch CPU threads (default: torch's choice; use 1 when running "
+                   "several jobs on a small machine)")
     p.set_defaults(handler=_train)
 
 
@@ -49,6 +52,12 @@ def _train(args: argparse.Namespace) -> int:
     from wakeword.train.pipeline import train_phrase
     from wakeword.train.trainer import TrainConfig
 
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise ConfigError(f"--threads is {args.threads}; use 1 or more")
+        torch.set_num_threads(args.threads)
     phrase = args.phrase.strip().lower()
     if not phrase:
         raise ConfigError("--phrase is empty; give the wake phrase, e.g. --phrase computer")

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     epochs: int = 40
     batch_size: int = 64
-    learning_rate: float = 5e-3
+    learning_rate: float = 1e-2
     optimizer: str = "adam"
     l2: float = 1e-4
     l1: float = 0.0
