@@ -184,7 +184,7 @@ def summarise(label: str, info: dict, pos_max: np.ndarray, neg: list[np.ndarray]
     result: dict[str, Any] = {
         "label": label, "info": info, "step_s": step_s, "n_positives": int(pos_max.size),
         "negative_hours": negatives.hours, "operating_points": points,
-        "best_frr": float(np.mean(pos_max == -np.inf)),
+        "positives_without_a_scored_step": int(np.sum(pos_max == -np.inf)),
         "scoring": {**timing, "cpu_s_per_audio_s": timing["cpu_s"] / timing["audio_s"]},
     }
     if shipped is not None:

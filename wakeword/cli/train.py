@@ -33,6 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--false-accept-weight", type=float, default=None,
+                   help="loss weight of negatives relative to positives (default 1.0; raise it "
+                   "to trade misses for fewer false accepts)")
+    p.add_argument("--no-spec-augment", action="store_true", help="turn SpecAugment masks off")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/wakeword"),
                    help="where synthesised clips are cached by content hash")
@@ -81,7 +85,9 @@ def _train(args: argparse.Namespace) -> int:
         data_kw["n_negatives"] = args.n_negatives
     data = DataConfig(**data_kw)
     train_kw = {"seed": args.seed}
-    for name in ("epochs", "batch_size", "learning_rate"):
+    if args.no_spec_augment:
+        train_kw["spec_augment"] = False
+    for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight"):
         if getattr(args, name) is not None:
             train_kw[name] = getattr(args, name)
     run = train_phrase(data, network, TrainConfig(**train_kw), args.out,

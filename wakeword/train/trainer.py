@@ -42,7 +42,7 @@ class TrainConfig:
     optimizer: str = "adam"
     l2: float = 1e-4
     l1: float = 0.0
-    false_accept_weight: float = 2.0
+    false_accept_weight: float = 1.0
     patience: int = 8
     val_fraction: float = 0.15
     spec_augment: bool = True
