@@ -188,6 +188,50 @@ def evaluate_variant(label: str, checkpoint: Path, positives: list[Any],
     }
 
 
+SAME_SETTINGS = ("epochs", "subset", "seed", "threads", "refractory_s", "max_latency_s",
+                 "negative_hours_requested")
+
+
+def _merge_previous(results: dict[str, Any], curves: dict[str, Any],
+                    args: argparse.Namespace) -> None:
+    """Copy the variants of an earlier run's JSON (same settings, data and train config) into
+    ``results``, with their curves rebuilt from the raw scores in ``--work-dir``."""
+    import json
+
+    from wakeword.eval.metrics import det_curve
+
+    path = args.out_dir / "connectome_ablation.json"
+    if not path.is_file():
+        raise SystemExit(f"--merge: {path} does not exist")
+    old = json.loads(path.read_text())
+    for key in SAME_SETTINGS:
+        if old["settings"].get(key) != results["settings"][key]:
+            raise SystemExit(f"--merge: {path} was run with {key}={old['settings'].get(key)!r}, "
+                             f"this run with {results['settings'][key]!r}")
+    for key in ("train_config",):
+        if old[key] != json.loads(json.dumps(results[key])):
+            raise SystemExit(f"--merge: {path} has a different {key}")
+    if old["data"]["config"] != json.loads(json.dumps(results["data"]["config"])):
+        raise SystemExit(f"--merge: {path} has a different data config")
+    if abs(old["negatives"]["hours"] - results["negatives"]["hours"]) > 1e-9:
+        raise SystemExit(f"--merge: {path} used {old['negatives']['hours']} h of negatives")
+    step_s = None
+    for name, entry in old["variants"].items():
+        raw = args.work_dir / "scores" / f"{name}.npz"
+        if not raw.is_file():
+            raise SystemExit(f"--merge: {raw} (raw scores of {name}) is missing")
+        with np.load(raw) as data:
+            pos_max = data["pos_max"]
+            neg = [data[f"neg_{i}"].astype(np.float64)
+                   for i in range(len([k for k in data.files if k.startswith("neg_")]))]
+        step_s = entry["model"]["steps_per_second"] ** -1
+        curves[name] = det_curve(pos_max, neg, step_s, args.refractory_s,
+                                 results["negatives"]["hours"])
+        results["variants"][name] = {**entry, "merged_from": old.get("command")}
+    results["merged_commands"] = [*old.get("merged_commands", []), old.get("command")]
+    log.info("merged %s from %s", list(old["variants"]), path)
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
@@ -248,6 +292,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=common.RESULTS_DIR)
     p.add_argument("--work-dir", type=Path, default=common.OUT_DIR / "connectome_ablation",
                    help="checkpoints and raw scores (gitignored)")
+    p.add_argument("--merge", action="store_true",
+                   help="keep the variants already in --out-dir's JSON (run with the same "
+                   "settings; curves rebuilt from --work-dir's raw scores) and add or replace "
+                   "--variants")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -316,6 +364,8 @@ def main(argv: list[str] | None = None) -> int:
         "variants": {},
     }
     curves = {}
+    if args.merge:
+        _merge_previous(results, curves, args)
     for variant in variants:
         if variant == "default" and args.reuse_default:
             reused = _wait_reusable(args.default_checkpoint, data_config, train_config,
@@ -345,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
         # write after every variant so a long run leaves partial results
         results["wall_s"] = time.perf_counter() - started
         common.write_json(args.out_dir / "connectome_ablation.json", results)
+    results["variants"] = {k: results["variants"][k] for k in VARIANTS
+                           if k in results["variants"]}
+    curves = {k: curves[k] for k in VARIANTS if k in curves}
     title = (f"'computer': {len(positives)} real pos., {negatives.hours:.2f} h neg., "
              f"{args.epochs} ep.{f', {args.subset} clips' if args.subset else ''}")
     plot = plot_det(curves, args.out_dir / "connectome_ablation_det.png", title=title)

@@ -1,0 +1,124 @@
+"""Ship a trained checkpoint as a model folder under models/: export, example clip, model card.
+
+    python -m benchmarks.ship_model runs/computer/best.pt --name computer [--accuracy JSON]
+
+Steps: `wakeword export` (ONNX + TFLite + training-step graphs, parity-checked) into
+models/NAME, `wakeword example` (a scene the project synthesises itself) into
+models/NAME/example.wav, then CARD.md from the manifest, the run's run.json and, when given, the
+accuracy benchmark's JSON (measured figures with the command that produced them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ATTRIBUTION = """\
+- **FlyWire connectome** (kernels): FlyWire Consortium, FAFB v783; Dorkenwald et al. 2024,
+  *Nature*, doi:10.1038/s41586-024-07558-y; Schlegel et al. 2024, *Nature*,
+  doi:10.1038/s41586-024-07686-5; auditory identities after Baker et al. 2022, *Curr. Biol.*,
+  doi:10.1016/j.cub.2022.06.019. Licence CC BY 4.0. Modification: only kernels derived by
+  `wakeword kernels` are included (see models/kernels/CARD.md), no connectome data.
+- **Kokoro-82M** voices (part of the synthetic training speech): Apache-2.0.
+- **espeak-ng** voices (synthetic training speech): GPL-3.0 program, used as a tool; its output
+  audio is not redistributed except inside this card's example clip.
+- **Noise** for augmentation: Google Speech Commands `_background_noise_`, CC BY 4.0 (used at
+  training time from ../shared, not redistributed)."""
+
+
+def run(cmd: list[str]) -> None:
+    print("+", " ".join(cmd), flush=True)
+    subprocess.run(cmd, check=True, cwd=REPO)
+
+
+def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
+         accuracy_cmd: str | None) -> str:
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    parity = json.loads((model_dir / "parity.json").read_text()) if (model_dir / "parity.json").is_file() else {}
+    kw = manifest["keywords"][0]
+    model = run_json.get("model", {})
+    lines = [
+        f"# {name}: wake phrase \"{kw}\"",
+        "",
+        "## Intended use",
+        f"Detect the phrase \"{kw}\" in 16 kHz mono audio on a device (ONNX Runtime or LiteRT), "
+        "for hobby and research use. Not validated for safety-critical or accessibility use. "
+        "Trained from synthetic speech only: expect more misses on accents and recording "
+        "conditions unlike the synthetic voices; personalise with `wakeword enroll`.",
+        "",
+        "## Model",
+        f"- Architecture: FIG. 4B recurrent network ({manifest['network'].get('architecture')}), "
+        f"{manifest['network'].get('channels')} bio-conv channels, window "
+        f"{manifest['network'].get('window_frames')} Mel frames, step {manifest['chunk_samples'] / 16:.0f} ms.",
+        f"- {model.get('trained_parameters', '?')} trained parameters; "
+        f"{model.get('frozen_parameters', '?')} frozen connectome kernel taps "
+        "(baked into the graphs as constants).",
+        f"- Network {model.get('network_macs_per_second', 0) / 1e3:.0f} k multiply-accumulates per "
+        f"second of audio (log-Mel front end {model.get('frontend_macs_per_second', 0) / 1e6:.1f} M).",
+        f"- Kernel provenance: bank fingerprint `{manifest['provenance'].get('kernel_fingerprint')}` "
+        "= models/kernels/flywire_auditory.npz (`wakeword kernels` reproduces it).",
+        f"- Shipped threshold {manifest['thresholds'].get(kw, 0.5):.3f}, smoothing "
+        f"{manifest['smoothing_steps']} step(s), refractory {manifest['refractory_s']} s.",
+        f"- Export parity vs PyTorch (max |score difference| over a multi-second stream): "
+        + ", ".join(f"{k} {v:.1e}" for k, v in parity.get("streaming", {}).items()
+                    if isinstance(v, float)) if parity else "- Export parity: see parity.json",
+        "",
+        "## Training data (synthetic)",
+        f"- Recipe (DataConfig): phrase \"{kw}\"; clip counts {run_json.get('kinds')}; "
+        f"{run_json.get('n_train')} training / {run_json.get('n_val')} validation clips.",
+        "- Positives: Kokoro voices (blended) and espeak-ng voices with varied speed and pitch, "
+        "placed near the end of 2 s clips; negatives: near-miss phrases and parts of the phrase, "
+        "random speech, noise and silence; augmentation: recorded and coloured noise (0-25 dB "
+        "SNR), simulated room reverb, gain, shift, SpecAugment.",
+        f"- Data took {run_json.get('data_seconds', 0):.0f} s to build (partly cached), training "
+        f"{run_json.get('train_seconds', 0):.0f} s (best epoch {run_json.get('best_epoch')}).",
+        "",
+        "## Measured figures",
+    ]
+    if accuracy:
+        lines.append(f"Command: `{accuracy_cmd}`")
+        lines.append("")
+        lines.append("| evaluation | positives | negative hours | FRR @ 1 FA/h (threshold) | FRR @ 0.5 FA/h (threshold) |")
+        lines.append("|---|---|---|---|---|")
+        for row in accuracy.get("rows", []):
+            lines.append(row)
+    else:
+        lines.append("See benchmarks/RESULTS.md (accuracy on real recordings; regenerate with "
+                     "`python -m benchmarks.accuracy`). Single-model evaluation: "
+                     f"`wakeword eval models/{name} --positives DIR --negatives DIR --out eval/`.")
+    lines += ["", "## Attribution", ATTRIBUTION, ""]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("--name", required=True)
+    parser.add_argument("--phrase", default=None)
+    parser.add_argument("--skip-export", action="store_true")
+    parser.add_argument("--voice", default=None, help="voice for the example clip")
+    args = parser.parse_args(argv)
+    model_dir = REPO / "models" / args.name
+    exe = str(Path(sys.executable).parent / "wakeword")
+    if not args.skip_export:
+        run([exe, "--no-progress", "export", str(args.checkpoint), "--out", str(model_dir), "--force"])
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    phrase = args.phrase or manifest["keywords"][0]
+    if not (model_dir / "example.wav").is_file():
+        cmd = [exe, "example", "--phrase", phrase, "--out", str(model_dir / "example.wav")]
+        if args.voice:
+            cmd += ["--voice", args.voice]
+        run(cmd)
+    run_json_path = args.checkpoint.parent / "run.json"
+    run_json = json.loads(run_json_path.read_text()) if run_json_path.is_file() else {}
+    (model_dir / "CARD.md").write_text(card(args.name, model_dir, run_json, None, None))
+    print(f"wrote {model_dir / 'CARD.md'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
