@@ -218,8 +218,12 @@ def print_table(results: dict[str, Any]) -> None:
             cells = []
             for target in ("1", "0.5"):
                 p = r["operating_points"][target]
-                cells.append(f"{'not reached':>10} {'':>9}" if p is None else
-                             f"{_pct(p['false_reject_rate']):>10} {p['threshold']:9.4g}")
+                if p is None:
+                    cells.append(f"{'not reached':>10} {'':>9}")
+                elif p["false_reject_rate"] >= 1.0:  # only by rejecting everything
+                    cells.append(f"{'100% (all)':>10} {'':>9}")
+                else:
+                    cells.append(f"{_pct(p['false_reject_rate']):>10} {p['threshold']:9.4g}")
             s = r.get("shipped_threshold")
             shipped = (f"{s['threshold']:11.4g} {_pct(s['false_reject_rate']):>6} "
                        f"{s['false_accepts_per_hour']:6.2f}") if s else f"{'':>11} {'':>6} {'':>6}"
