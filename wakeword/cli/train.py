@@ -37,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="loss weight of negatives relative to positives (default 1.0; raise it "
                    "to trade misses for fewer false accepts)")
     p.add_argument("--no-spec-augment", action="store_true", help="turn SpecAugment masks off")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed for data synthesis and training")
+    p.add_argument("--train-seed", type=int, default=None,
+                   help="seed for weight initialisation and batches only (default: --seed); "
+                   "retry with another value if a run stays at chance")
     p.add_argument("--cache-dir", type=Path, default=Path(".cache/wakeword"),
                    help="where synthesised clips are cached by content hash")
     p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
@@ -84,7 +87,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.n_negatives is not None:
         data_kw["n_negatives"] = args.n_negatives
     data = DataConfig(**data_kw)
-    train_kw = {"seed": args.seed}
+    train_kw = {"seed": args.seed if args.train_seed is None else args.train_seed}
     if args.no_spec_augment:
         train_kw["spec_augment"] = False
     for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight"):

@@ -48,6 +48,9 @@ def train_phrase(data_config: Any, network: NetworkConfig, train: TrainConfig, o
     train_set, val_set = clips.split(train.val_fraction, train.seed)
     kinds = {str(k): int(v) for k, v in zip(*np.unique(np.asarray(clips.kinds), return_counts=True))}
     log.info("dataset: %d clips (%s); %.1f s", len(clips.labels), kinds, data_s)
+    import torch
+
+    torch.manual_seed(train.seed)  # the trained layers' initialisation follows the train seed
     model = WakeWordModel(frontend or FrontendConfig(), network, kernels.kernels, kernels.path)
     trainer = Trainer(model, kernels, train, data_config=data_config.to_dict())
     t1 = time.time()
