@@ -178,6 +178,18 @@ def compare(before: dict[str, Any], after: dict[str, Any], index: dict[str, np.n
     return out
 
 
+def _model_info(model_dir: Path) -> dict[str, Any]:
+    """Manifest version, threshold, provenance source and the weights' sha256."""
+    import hashlib
+    import json
+
+    manifest = json.loads((model_dir / "manifest.json").read_text())
+    weights = model_dir / manifest.get("weights_file", "weights.npz")
+    return {"version": manifest.get("version"), "thresholds": manifest.get("thresholds"),
+            "source": manifest.get("provenance", {}).get("source"),
+            "weights_sha256": hashlib.sha256(weights.read_bytes()).hexdigest()}
+
+
 # -- output -----------------------------------------------------------------------------------
 def _pct(x: float | None) -> str:
     return "  n/a" if x is None else f"{100 * x:5.1f}%"
@@ -308,6 +320,7 @@ def main(argv: list[str] | None = None) -> int:
             argv if argv is not None else sys.argv[1:]),
         "machine": machine, "machine_line": common.machine_line(machine),
         "model": str(args.model),
+        "model_info": _model_info(args.model),
         "settings": {"sizes": sizes, "sources": args.sources, "grouping": args.grouping,
                      "clusters": args.clusters, "min_held_out": args.min_held_out,
                      "other_positives": args.other_positives, "epochs": args.epochs,
