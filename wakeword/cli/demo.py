@@ -121,7 +121,13 @@ def _demo(args: argparse.Namespace) -> int:
             for d in found]
         shown = ", ".join(f"'{d.keyword}' at {d.time_s:.2f} s (score {d.score:.2f})"
                           for d in found) or "no detection"
-        print(f"{backend:<9} {shown}")
+        trace = traces[backend]
+        kw_scores = np.nan_to_num(trace.smoothed[:, 1])
+        peak = int(np.argmax(kw_scores)) if len(kw_scores) else 0
+        peak_text = (f"; peak '{manifest.keywords[0]}' score {kw_scores[peak]:.2f} at "
+                     f"{trace.times_s[peak]:.2f} s, threshold {manifest.threshold(manifest.keywords[0]):.2f}"
+                     if len(kw_scores) else "")
+        print(f"{backend:<9} {shown}{peak_text}")
     if len(traces) == 2:
         a, b = (np.nan_to_num(t.raw) for t in traces.values())
         n = min(len(a), len(b))
