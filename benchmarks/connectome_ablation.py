@@ -45,7 +45,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as `python benchmarks/connectome_ablation.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 log = logging.getLogger("benchmarks.connectome_ablation")
 
@@ -136,9 +136,9 @@ def _wait_reusable(path: Path, data_config: Any, train_config: Any,
 
 def train_variant(variant: str, train_set: Any, val_set: Any, data_config: Any,
                   train_config: Any, work_dir: Path) -> tuple[Path, dict[str, Any]]:
+    from wakeword.features.mel import FrontendConfig
     from wakeword.kernels.bank import load_default_bank
     from wakeword.model.wakeword_model import WakeWordModel
-    from wakeword.features.mel import FrontendConfig
     from wakeword.train.checkpoint import KernelSource
     from wakeword.train.trainer import Trainer
 

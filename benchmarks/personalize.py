@@ -57,7 +57,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as `python benchmarks/personalize.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 log = logging.getLogger("benchmarks.personalize")
 

@@ -44,7 +44,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as `python benchmarks/train_time.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 log = logging.getLogger("benchmarks.train_time")
 
@@ -83,7 +83,7 @@ def run_full(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Path
     from wakeword.model.config import NetworkConfig
     from wakeword.model.wakeword_model import WakeWordModel
     from wakeword.train.checkpoint import KernelSource
-    from wakeword.train.trainer import Trainer, TrainConfig
+    from wakeword.train.trainer import TrainConfig, Trainer
 
     cache = args.cache_dir or (work / "cache")
     if cache.exists():
@@ -123,10 +123,24 @@ def run_record(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Pa
     if not run_json.is_file() or not best.is_file():
         raise SystemExit(f"{args.run_dir}: needs run.json and best.pt from a finished "
                          "`wakeword train` run")
-    checkpoint = work / "best.pt"  # a copy: a new run may overwrite the folder meanwhile
-    shutil.copy2(best, checkpoint)
     report = json.loads(run_json.read_text())
-    payload = load_checkpoint(checkpoint)
+    if args.model_dir is not None:  # the folder exported from that run's best.pt
+        checkpoint = work / "model"
+        shutil.copytree(args.model_dir, checkpoint)
+        manifest = json.loads((checkpoint / "manifest.json").read_text())
+        payload = {"train": None, "data": None}
+        if not str(manifest.get("version", "")).endswith(f"+epoch{report.get('best_epoch')}"):
+            raise SystemExit(f"--model-dir {args.model_dir}: manifest version "
+                             f"{manifest.get('version')!r} does not name the run's best epoch "
+                             f"{report.get('best_epoch')}; it was not exported from this run")
+    else:
+        if best.stat().st_mtime > run_json.stat().st_mtime + 5:
+            raise SystemExit(f"{best} is newer than {run_json}: a new run is writing "
+                             f"{args.run_dir}; wait for it, or pass --model-dir with the folder "
+                             "exported from the run that wrote run.json")
+        checkpoint = work / "best.pt"  # a copy: a new run may overwrite the folder meanwhile
+        shutil.copy2(best, checkpoint)
+        payload = load_checkpoint(checkpoint)
     log_path = args.run_dir.parent / f"{args.run_dir.name}.log"
     synth_line = None
     if log_path.is_file():
@@ -152,6 +166,31 @@ def run_record(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Pa
         timings["synthesis_estimate"] = estimate_synthesis(args.estimate_fraction, args.seed,
                                                            work)
     return timings, checkpoint
+
+
+def evaluate_folder(model_dir: Path, positives: list[Any], negatives: Any,
+                    args: argparse.Namespace) -> dict[str, Any]:
+    """FRR at 1 and 0.5 FA/h of an exported folder on the runtime (``--backend``; scores
+    after the manifest's smoothing, as in benchmarks/accuracy.py)."""
+    from benchmarks.accuracy import _our_column, score_system
+    from wakeword.eval.metrics import det_curve, operating_point
+    from wakeword.eval.scorer import load_scorer
+
+    scorer = load_scorer(model_dir, backend=args.backend)
+    try:
+        pos_max, neg, timing = score_system(scorer, _our_column(scorer, KEYWORD), positives,
+                                            negatives, args.max_latency_s)
+        step_s = float(scorer.step_s)
+    finally:
+        scorer.close()
+    curve = det_curve(pos_max, neg, step_s, args.refractory_s, negatives.hours)
+    points = {}
+    for target in (1.0, 0.5):
+        point = operating_point(curve, target)
+        points[f"{target:g}"] = None if point is None else point.to_dict()
+    return {"scorer": f"runtime ({args.backend}), smoothed scores", "operating_points": points,
+            "scoring": {**timing, "cpu_s_per_audio_s": timing["cpu_s"] / timing["audio_s"]},
+            "curve": {k: [float(f"{x:.6g}") for x in v] for k, v in curve.to_dict().items()}}
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -198,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-cache", action="store_true")
     p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / KEYWORD,
                    help="--mode record: the finished run to record (default runs/computer)")
+    p.add_argument("--model-dir", type=Path, default=None,
+                   help="--mode record: evaluate this exported folder (made from the run's "
+                   "best.pt) instead of best.pt, e.g. when a new run is overwriting it")
+    p.add_argument("--backend", choices=("onnx", "tflite"), default="onnx",
+                   help="runtime backend for --model-dir (default onnx)")
     p.add_argument("--estimate-fraction", type=float, default=0.1,
                    help="--mode record: time a fresh build of this share of the data (0: skip)")
     p.add_argument("--negative-hours", type=float, default=None,
@@ -235,9 +279,13 @@ def main(argv: list[str] | None = None) -> int:
         negatives = common.negative_set(KEYWORD, common.NegativeOptions(seed=args.seed),
                                         max_hours=args.negative_hours)
         args.work_dir = work
-        evaluation = evaluate_variant("train_time", checkpoint, positives, negatives, args)
-        evaluation.pop("_curve")
-        evaluation.pop("checkpoint")
+        if checkpoint.is_dir():
+            evaluation = evaluate_folder(checkpoint, positives, negatives, args)
+            evaluation["model_dir"] = str(args.model_dir)
+        else:
+            evaluation = evaluate_variant("train_time", checkpoint, positives, negatives, args)
+            evaluation.pop("_curve")
+            evaluation.pop("checkpoint")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     results = {
