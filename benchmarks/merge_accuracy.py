@@ -41,9 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     curves = {}
     for s in data["systems"]:
         c = s["curve"]
-        curves[s["label"]] = DetCurve(thresholds=np.asarray(c["thresholds"]),
-                                      false_reject_rate=np.asarray(c["false_reject_rate"]),
-                                      false_accepts_per_hour=np.asarray(c["false_accepts_per_hour"]))
+        # stored curves are rounded for JSON: keep the first of any repeated threshold
+        _, keep = np.unique(np.asarray(c["thresholds"], dtype=float), return_index=True)
+        curves[s["label"]] = DetCurve(
+            thresholds=np.asarray(c["thresholds"], dtype=float)[keep],
+            false_reject_rate=np.asarray(c["false_reject_rate"], dtype=float)[keep],
+            false_accepts_per_hour=np.asarray(c["false_accepts_per_hour"], dtype=float)[keep])
     plot_det(curves, RESULTS / f"det_{args.keyword}.png", title=f"DET: {args.keyword}")
     main_path.write_text(json.dumps(data, indent=1))
     for s in data["systems"]:
