@@ -64,8 +64,9 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         f"- Shipped threshold {manifest['thresholds'].get(kw, 0.5):.3f}, smoothing "
         f"{manifest['smoothing_steps']} step(s), refractory {manifest['refractory_s']} s.",
         f"- Export parity vs PyTorch (max |score difference| over a multi-second stream): "
-        + ", ".join(f"{k} {v:.1e}" for k, v in parity.get("streaming", {}).items()
-                    if isinstance(v, float)) if parity else "- Export parity: see parity.json",
+        + ", ".join(f"{k} {v['max_abs_diff']:.1e} over {v['steps']} steps"
+                    for k, v in parity.get("stream", {}).items()) if parity
+        else "- Export parity: see parity.json",
         "",
         "## Training data (synthetic)",
         f"- Recipe (DataConfig): phrase \"{kw}\"; clip counts {run_json.get('kinds')}; "
@@ -73,7 +74,7 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         "- Positives: Kokoro voices (blended) and espeak-ng voices with varied speed and pitch, "
         "placed near the end of 2 s clips; negatives: near-miss phrases and parts of the phrase, "
         "random speech, noise and silence; augmentation: recorded and coloured noise (0-25 dB "
-        "SNR), simulated room reverb, gain, shift, SpecAugment.",
+        "SNR), simulated room reverb, gain, shift.",
         f"- Data took {run_json.get('data_seconds', 0):.0f} s to build (partly cached), training "
         f"{run_json.get('train_seconds', 0):.0f} s (best epoch {run_json.get('best_epoch')}).",
         "",
