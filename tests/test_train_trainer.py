@@ -106,3 +106,16 @@ def test_corrupt_or_foreign_checkpoints_name_the_problem(tmp_path):
     torch.save(payload, ckpt)
     with pytest.raises(CheckpointError, match="schema_version is 99"):
         load_checkpoint(ckpt)
+
+
+def test_spec_augment_training_keeps_kernels_frozen(tmp_path):
+    kernels, path = _bank()
+    model = WakeWordModel(FrontendConfig(), NetworkConfig(), kernels, path)
+    frozen = {k: v.clone() for k, v in model.frozen_kernels().items()}
+    audio, labels = _clips(8, 2)
+    trainer = Trainer(model, KernelSource(kernels=kernels, path=path),
+                      TrainConfig(epochs=2, batch_size=8, spec_augment=True))
+    result = trainer.fit(audio, labels, audio, labels, tmp_path)
+    assert result.epochs_run == 2
+    for name, value in model.frozen_kernels().items():
+        assert torch.equal(value, frozen[name]), name

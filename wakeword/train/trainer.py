@@ -1,8 +1,8 @@
 """Training engine: trains only the trained layers, keeps the connectome kernels frozen.
 
 Clips are fixed-length audio with a label (0 background, k for keyword k). Features are computed
-once per run by the model's own front end (the same ops the exported graphs run), SpecAugment
-masks are drawn per batch, and the loss is the cross-entropy of the clip logits: the logits of
+once per run by the model's own front end (the same ops the exported graphs run), optional
+SpecAugment masks (``wakeword.data.augment.spec_augment``) are drawn per clip, and the loss is the cross-entropy of the clip logits: the logits of
 the step where a keyword is most likely (``clip_pooling='max'``). Negatives are weighted by
 ``false_accept_weight`` to trade false accepts against misses. Adam or RMSprop, L1 and L2
 penalties on the trained weights, dropout in the network, early stopping on validation loss.
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from wakeword.data.augment import spec_augment
 from wakeword.errors import ConfigError, DataError, WakewordError
 from wakeword.model.network import clip_logits
 from wakeword.model.wakeword_model import WakeWordModel
@@ -79,23 +80,6 @@ class TrainResult:
     best_epoch: int
     metrics: dict[str, Any]
     seconds: float
-
-
-def _spec_augment(mel: Tensor, gen: torch.Generator, freq_bins: int, time_frames: int,
-                  fill: float) -> Tensor:
-    """One frequency mask and one time mask per clip (widths uniform in [0, max])."""
-    b, t, m = mel.shape
-    out = mel.clone()
-    fw = torch.randint(0, freq_bins + 1, (b,), generator=gen)
-    f0 = (torch.rand(b, generator=gen) * (m - fw)).long()
-    tw = torch.randint(0, time_frames + 1, (b,), generator=gen)
-    t0 = (torch.rand(b, generator=gen) * (t - tw)).long()
-    fi = torch.arange(m)[None]
-    ti = torch.arange(t)[None]
-    fmask = (fi >= f0[:, None]) & (fi < (f0 + fw)[:, None])
-    tmask = (ti >= t0[:, None]) & (ti < (t0 + tw)[:, None])
-    out = torch.where(fmask[:, None, :], torch.full_like(out, fill), out)
-    return torch.where(tmask[:, :, None], torch.full_like(out, fill), out)
 
 
 class Trainer:
@@ -202,7 +186,9 @@ class Trainer:
                 idx = order[start : start + cfg.batch_size]
                 mel = train_mel[idx]
                 if cfg.spec_augment:
-                    mel = _spec_augment(mel, gen, cfg.freq_mask_bins, cfg.time_mask_frames, fill)
+                    mel = spec_augment(mel, generator=gen, n_freq_masks=1,
+                                       freq_mask_width=(0, cfg.freq_mask_bins), n_time_masks=1,
+                                       time_mask_width=(0, cfg.time_mask_frames), mask_value=fill)
                 loss = self._loss(mel, y_train[idx])
                 if not torch.isfinite(loss):
                     raise WakewordError(f"the training loss became {float(loss)} at epoch {epoch}; "
