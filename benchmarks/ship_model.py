@@ -95,6 +95,29 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
     return "\n".join(lines)
 
 
+def write_speech_negatives(model_dir: Path, checkpoint: Path, n: int = 24, seed: int = 0) -> Path:
+    """``negatives.npz``: speech and near-miss clips of the model's own (cached) validation data.
+
+    On-device enrolment validates against them, so a fine-tune that starts firing on speech is
+    rejected (noise-only validation let such models through: see benchmarks/RESULTS.md).
+    """
+    import numpy as np
+
+    from wakeword.data.dataset import DataConfig, build_dataset
+    from wakeword.train.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(checkpoint)
+    config = DataConfig.from_dict(payload["data"])
+    clips = build_dataset(config, REPO / ".cache" / "wakeword")
+    _, val = clips.split(payload["train"]["val_fraction"], payload["train"]["seed"])
+    kinds = np.asarray(val.kinds)
+    pick = np.flatnonzero(np.isin(kinds, ["speech", "near_miss"]))
+    pick = np.random.default_rng(seed).permutation(pick)[:n]
+    path = model_dir / "negatives.npz"
+    np.savez_compressed(path, audio=np.asarray(val.audio[pick], dtype=np.float32))
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
@@ -102,6 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phrase", default=None)
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--voice", default=None, help="voice for the example clip")
+    parser.add_argument("--no-negatives", action="store_true",
+                        help="do not write negatives.npz (speech clips for enrolment validation)")
     args = parser.parse_args(argv)
     model_dir = REPO / "models" / args.name
     exe = str(Path(sys.executable).parent / "wakeword")
@@ -114,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.voice:
             cmd += ["--voice", args.voice]
         run(cmd)
+    if not args.no_negatives:
+        print(f"wrote {write_speech_negatives(model_dir, args.checkpoint)}")
     run_json_path = args.checkpoint.parent / "run.json"
     run_json = json.loads(run_json_path.read_text()) if run_json_path.is_file() else {}
     (model_dir / "CARD.md").write_text(card(args.name, model_dir, run_json, None, None))
