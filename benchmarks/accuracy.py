@@ -325,14 +325,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    common.setup_logging(args.verbose)
-    # positives are peak-normalised to full scale when the noise mix would clip; the runtime's
-    # per-call clipping warning would fire for many clips and says nothing here
-    logging.getLogger("device_runtime.audio").setLevel(logging.ERROR)
-    from wakeword.progress import set_progress
-
-    set_progress(not args.no_progress)
-    if common.skip_without_shared("benchmarks/accuracy.py") is None:
+    if not common.begin(args, "benchmarks/accuracy.py"):
         return 0
     args.keywords = [k.strip() for k in args.keywords.split(",") if k.strip()]
     args.systems = [k.strip() for k in args.systems.split(",") if k.strip()]

@@ -177,6 +177,25 @@ def setup_logging(verbose: bool = False) -> None:
                         datefmt="%H:%M:%S")
 
 
+def begin(args: Any, script: str, *, threads: int | None = None) -> bool:
+    """The start every benchmark shares: logging, progress bars, torch threads, ../shared.
+
+    Returns False (after printing why) when ../shared is absent, so ``main`` returns 0.
+    """
+    setup_logging(getattr(args, "verbose", False))
+    # positives are peak-normalised when a noise mix would clip; the runtime's per-call clipping
+    # warning would fire for many clips and says nothing here
+    logging.getLogger("device_runtime.audio").setLevel(logging.ERROR)
+    from wakeword.progress import set_progress
+
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    set_progress(not getattr(args, "no_progress", False))
+    return skip_without_shared(script) is not None
+
+
 # -- ../shared --------------------------------------------------------------------------------
 class SharedDataMissing(RuntimeError):
     """The ../shared data folder (or a part of it) is absent."""

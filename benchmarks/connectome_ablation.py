@@ -303,15 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    common.setup_logging(args.verbose)
-    logging.getLogger("device_runtime.audio").setLevel(logging.ERROR)
-    import torch
-
-    from wakeword.progress import set_progress
-
-    torch.set_num_threads(args.threads)
-    set_progress(not args.no_progress)
-    if common.skip_without_shared("benchmarks/connectome_ablation.py") is None:
+    if not common.begin(args, "benchmarks/connectome_ablation.py", threads=args.threads):
         return 0
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     for v in variants:

@@ -278,16 +278,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    common.setup_logging(args.verbose)
-    logging.getLogger("device_runtime.audio").setLevel(logging.ERROR)
-    import torch
-
     from device_runtime import enroll
-    from wakeword.progress import progress, set_progress
+    from wakeword.progress import progress
 
-    torch.set_num_threads(1)
-    set_progress(not args.no_progress)
-    if common.skip_without_shared("benchmarks/personalize.py") is None:
+    if not common.begin(args, "benchmarks/personalize.py", threads=1):
         return 0
     if not (args.model / "manifest.json").is_file():
         raise SystemExit(f"--model {args.model}: no manifest.json; export a checkpoint first "

@@ -63,7 +63,7 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         "= models/kernels/flywire_auditory.npz (`wakeword kernels` reproduces it).",
         f"- Shipped threshold {manifest['thresholds'].get(kw, 0.5):.3f}, smoothing "
         f"{manifest['smoothing_steps']} step(s), refractory {manifest['refractory_s']} s.",
-        f"- Export parity vs PyTorch (max |score difference| over a multi-second stream): "
+        "- Export parity vs PyTorch (max |score difference| over a multi-second stream): "
         + ", ".join(f"{k} {v['max_abs_diff']:.1e} over {v['steps']} steps"
                     for k, v in parity.get("stream", {}).items()) if parity
         else "- Export parity: see parity.json",

@@ -256,16 +256,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    common.setup_logging(args.verbose)
-    logging.getLogger("device_runtime.audio").setLevel(logging.ERROR)
-    import torch
-
     from benchmarks.connectome_ablation import evaluate_variant
-    from wakeword.progress import set_progress
 
-    torch.set_num_threads(args.threads)
-    set_progress(not args.no_progress)
-    if common.skip_without_shared("benchmarks/train_time.py") is None:
+    if not common.begin(args, "benchmarks/train_time.py", threads=args.threads):
         return 0
     started = time.perf_counter()
     machine = common.machine_info()
