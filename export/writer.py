@@ -138,19 +138,26 @@ def _move_into_place(tmp: Path, out_dir: Path) -> None:
         os.rename(tmp, out_dir)
 
 
+def _write_formats(source: Any, stem: str, formats: tuple[str, ...], tmp: Path,
+                   timings: dict[str, float]) -> dict[str, str]:
+    """Write ``source`` as ``stem.<fmt>`` for each format; return format -> file name."""
+    names: dict[str, str] = {}
+    for fmt in formats:
+        name = f"{stem}.{fmt}"
+        t = time.perf_counter()
+        log.info("writing %s", name)
+        _WRITERS[fmt](source, tmp / name)
+        timings[name] = time.perf_counter() - t
+        names[fmt] = name
+    return names
+
+
 def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bool,
            train_batch_size: int, train_clip_s: float, parity_audio: np.ndarray | None,
            tolerance: float, parity_source: str) -> dict[str, Any]:
     timings: dict[str, float] = {}
     np.savez(tmp / WEIGHTS_NAME, **spec.weights)  # type: ignore[arg-type]
-    graphs: dict[str, str] = {}
-    for fmt in formats:
-        name = f"model.{fmt}"
-        t = time.perf_counter()
-        log.info("writing %s", name)
-        _WRITERS[fmt](spec, tmp / name)
-        timings[name] = time.perf_counter() - t
-        graphs[fmt] = name
+    graphs = _write_formats(spec, "model", formats, tmp, timings)
     t = time.perf_counter()
     audio = spec.calibration_audio if parity_audio is None else parity_audio
     stream_report = check_stream(spec, {f: tmp / n for f, n in graphs.items()}, audio,
@@ -167,14 +174,7 @@ def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bo
         graph = build_train_step(spec, batch_size=train_batch_size,
                                  clip_samples=round(train_clip_s * spec.sample_rate_hz))
         timings["train_step.trace"] = time.perf_counter() - t
-        step_graphs: dict[str, str] = {}
-        for fmt in formats:
-            name = f"train_step.{fmt}"
-            t = time.perf_counter()
-            log.info("writing %s", name)
-            _WRITERS[fmt](graph, tmp / name)
-            timings[name] = time.perf_counter() - t
-            step_graphs[fmt] = name
+        step_graphs = _write_formats(graph, "train_step", formats, tmp, timings)
         t = time.perf_counter()
         step_report = check_train_step(spec, graph, {f: tmp / n for f, n in step_graphs.items()})
         timings["parity.train_step"] = time.perf_counter() - t
