@@ -1,4 +1,4 @@
-"""Device-runtime commands: ``listen``, ``detect``, ``bench`` and ``enroll``.
+"""Device-runtime commands: ``listen``, ``detect``, ``bench``, ``enroll`` and ``calibrate``.
 
 They are registered into the ``wakeword`` command line by ``register(subparsers)`` and also run
 standalone, without torch, as ``python -m device_runtime COMMAND ...`` through :func:`main`.
@@ -285,9 +285,26 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     return 0 if result.accepted else 1
 
 
+# -- calibrate -------------------------------------------------------------------------------------
+def _cmd_calibrate(args: argparse.Namespace) -> int:
+    from device_runtime.calibrate import calibrate
+
+    result = calibrate(args.model_dir, args.negatives, fa_per_hour=args.fa_per_hour,
+                       keyword=args.keyword, backend=args.backend,
+                       min_threshold=args.min_threshold, write=not args.dry_run)
+    if args.json:
+        print(json.dumps({**asdict(result), "summary": result.summary}, indent=2))
+    else:
+        print(result.summary)
+        print(f"wrote {args.model_dir / 'manifest.json'}" if result.written
+              else "dry run: manifest not changed")
+    return 0
+
+
 # -- registration ----------------------------------------------------------------------------------
 def register(subparsers: Any) -> None:
-    """Add ``listen``, ``detect``, ``bench`` and ``enroll`` to an argparse subparsers object."""
+    """Add ``listen``, ``detect``, ``bench``, ``enroll`` and ``calibrate`` to an argparse
+    subparsers object."""
     p = subparsers.add_parser("detect", help="detect keywords in audio files",
                               description="Replay audio files through the streaming detector "
                               "and print the detections.")
@@ -347,6 +364,23 @@ def register(subparsers: Any) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing NEW_DIR")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=_cmd_enroll)
+
+    p = subparsers.add_parser("calibrate", help="set the threshold from audio that must not "
+                              "trigger", description="Stream negative audio (speech, TV, the "
+                              "device's room) through the detector and set the manifest "
+                              "threshold to the lowest value with at most --fa-per-hour false "
+                              "accepts. Give at least 1/FA-PER-HOUR hours of audio.")
+    _add_model_options(p)
+    p.add_argument("--negatives", type=Path, nargs="+", required=True, metavar="PATH",
+                   help="audio files or folders (searched recursively) without the keyword")
+    p.add_argument("--fa-per-hour", type=float, default=0.5,
+                   help="false accepts per hour to allow (default 0.5)")
+    p.add_argument("--keyword", default=None, help="which keyword (multi-keyword models)")
+    p.add_argument("--min-threshold", type=float, default=0.5,
+                   help="never set the threshold below this (default 0.5)")
+    p.add_argument("--dry-run", action="store_true", help="report, do not write the manifest")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.set_defaults(handler=_cmd_calibrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
