@@ -64,12 +64,13 @@ def test_band_matrix_equals_conv1d():
 
 
 @pytest.mark.parametrize("preset", list(PRESETS) + ["concat", "multiply", "add", "separate",
-                                                    "batchnorm"])
+                                                    "batchnorm", "mlp_readout"])
 def test_forward_and_step_agree_step_for_step(bank, preset):
     kernels, path = bank
     extra = {"concat": {"combination": "concat"}, "multiply": {"combination": "multiply"},
              "add": {"combination": "add"}, "separate": {"separate_output": True},
-             "batchnorm": {"bound": "batchnorm"}}.get(preset)
+             "batchnorm": {"bound": "batchnorm"},
+             "mlp_readout": {"readout_hidden": 8}}.get(preset)
     if extra is None:
         model = build_preset(preset, kernels, path)
     else:
@@ -157,6 +158,17 @@ def test_default_configuration_meets_size_and_cost_targets(bank):
     gru = summarize(build_preset("gru", *bank))
     # baselines keep the same trained-parameter budget (within 5 %)
     assert abs(gru.trained_parameters - s.trained_parameters) / s.trained_parameters < 0.05
+
+
+def test_hidden_readout_adds_exactly_its_layer(bank):
+    linear = summarize(WakeWordModel(FrontendConfig(), NetworkConfig(), *bank))
+    mlp = summarize(WakeWordModel(FrontendConfig(), NetworkConfig(readout_hidden=8), *bank))
+    in_features = 16 * 32
+    expected = linear.trained_parameters - (in_features * 2 + 2) + (in_features * 8 + 8) + (8 * 2 + 2)
+    assert mlp.trained_parameters == expected
+    assert mlp.frozen_parameters == linear.frozen_parameters
+    with pytest.raises(ConfigError, match="readout_hidden"):
+        NetworkConfig(readout_hidden=-1)
 
 
 def test_bank_too_small_for_channels_names_the_fix(bank):

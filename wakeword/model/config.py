@@ -55,6 +55,8 @@ class NetworkConfig:
             path (channel ``c`` at step ``t`` takes path neuron ``(t + c) mod T``), cycling.
         share_kernels: 410 and 430 use the same kernels (else 430 takes bank rows ``0..C-1`` and
             410 rows ``C..2C-1``).
+        readout_hidden: units of a trained hidden layer (ReLU) in the read-out; 0 makes the
+            read-out one linear layer over the output state.
         gru_hidden: hidden size of the ``gru`` baseline (chosen to match the trained budget).
     """
 
@@ -74,6 +76,7 @@ class NetworkConfig:
     share_kernels: bool = False
     dropout: float = 0.1
     clip_pooling: str = "max"
+    readout_hidden: int = 0
     gru_hidden: int = 13
 
     def __post_init__(self) -> None:
@@ -89,6 +92,9 @@ class NetworkConfig:
         for name in ("n_mels", "window_frames", "stride_frames", "channels", "gru_hidden"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"network.{name} is {getattr(self, name)}; it must be >= 1")
+        if self.readout_hidden < 0:
+            raise ConfigError(f"network.readout_hidden is {self.readout_hidden}; use 0 (a linear "
+                              "read-out) or a positive number of hidden units")
         if self.stride_frames > self.window_frames:
             raise ConfigError(
                 f"network.stride_frames ({self.stride_frames}) is larger than window_frames "

@@ -46,6 +46,18 @@ def _bound(name: str, channels: int) -> nn.Module:
     return {"tanh": nn.Tanh(), "sigmoid": nn.Sigmoid(), "batchnorm": nn.BatchNorm1d(channels)}[name]
 
 
+def _readout(in_features: int, config: NetworkConfig) -> nn.Module:
+    """The trained read-out: linear, or linear -> ReLU -> linear with ``readout_hidden`` units."""
+    if config.readout_hidden <= 0:
+        return nn.Linear(in_features, config.n_classes)
+    return nn.Sequential(nn.Linear(in_features, config.readout_hidden), nn.ReLU(),
+                         nn.Linear(config.readout_hidden, config.n_classes))
+
+
+def _linear_macs(module: nn.Module) -> int:
+    return sum(m.in_features * m.out_features for m in module.modules() if isinstance(m, nn.Linear))
+
+
 def select_kernels(
     kernels: np.ndarray, path: np.ndarray, config: NetworkConfig
 ) -> tuple[Tensor, Tensor | None]:
@@ -209,7 +221,7 @@ class KeywordNetwork(_WindowedNetwork):
                 self.output_layer = nn.Conv1d(2 * c, c, kernel_size=1)
         out_channels = config.hidden_channels if config.architecture == "fig4b" else c
         self.dropout = nn.Dropout(config.dropout)
-        self.readout = nn.Linear(out_channels * m, config.n_classes)
+        self.readout = _readout(out_channels * m, config)
         self._uses_schedule = config.kernel_schedule
 
     def initial_state(self, batch: int) -> State:
@@ -257,8 +269,7 @@ class KeywordNetwork(_WindowedNetwork):
             macs += 2 * c * c * m
         if self.output_layer is not None:
             macs += 2 * c * c * m
-        macs += self.readout.in_features * self.readout.out_features
-        return macs
+        return macs + _linear_macs(self.readout)
 
     def macs_per_step_as_exported(self) -> int:
         """Multiply-accumulates per step with bio-convs as the band-matrix multiplies we run."""
@@ -282,7 +293,7 @@ class GRUNetwork(_WindowedNetwork):
         super().__init__(config, silence_value)
         self.cell = nn.GRUCell(config.n_mels, config.gru_hidden)
         self.dropout = nn.Dropout(config.dropout)
-        self.readout = nn.Linear(config.gru_hidden, config.n_classes)
+        self.readout = _readout(config.gru_hidden, config)
 
     def initial_state(self, batch: int) -> State:
         return torch.zeros(batch, self.config.gru_hidden), torch.zeros(1)
@@ -295,7 +306,7 @@ class GRUNetwork(_WindowedNetwork):
 
     def macs_per_step(self) -> int:
         h, m, s = self.config.gru_hidden, self.config.n_mels, self.config.stride_frames
-        return s * 3 * (m * h + h * h) + h * self.config.n_classes
+        return s * 3 * (m * h + h * h) + _linear_macs(self.readout)
 
     macs_per_step_as_exported = macs_per_step
 
