@@ -24,6 +24,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of recordings that must NOT trigger (repeatable)")
     p.add_argument("--tts-dir", type=Path, default=None,
                    help="Kokoro voice files folder (default: $WAKEWORD_TTS_DIR or ../shared/tts/kokoro)")
+    p.add_argument("--recorded-speech", action="store_true",
+                   help="add real recorded speech from the Debian packages klettres-data and "
+                   "hedgewars-data as negatives (their training split; see "
+                   "wakeword.data.recorded_speech)")
+    p.add_argument("--max-kokoro", type=int, default=None,
+                   help="Kokoro clips at most (default 300; about 1.2 clips/s on 2 cores, "
+                   "cached); the rest is espeak-ng")
     p.add_argument("--n-positives", type=int, default=None, help="synthetic positives")
     p.add_argument("--n-negatives", type=int, default=None, help="synthetic negatives")
     p.add_argument("--preset", default="default",
@@ -79,7 +86,10 @@ def _train(args: argparse.Namespace) -> int:
     bank = KernelBank.load(args.kernels) if args.kernels else load_default_bank()
     data_kw = {"phrase": phrase, "seed": args.seed,
                "user_positive_dirs": tuple(str(p) for p in args.positives),
-               "user_negative_dirs": tuple(str(p) for p in args.negatives)}
+               "user_negative_dirs": tuple(str(p) for p in args.negatives),
+               "recorded_speech": bool(args.recorded_speech)}
+    if args.max_kokoro is not None:
+        data_kw["max_kokoro_clips"] = args.max_kokoro
     if args.tts_dir is not None:
         data_kw["tts_dir"] = str(args.tts_dir)
     if args.n_positives is not None:

@@ -65,7 +65,7 @@ __all__ = ["KINDS", "POSITIVE_KINDS", "ClipSet", "DataConfig", "build_dataset"]
 
 logger = logging.getLogger(__name__)
 
-KINDS = ("tts_pos", "user_pos", "near_miss", "speech", "noise", "user_neg")
+KINDS = ("tts_pos", "user_pos", "near_miss", "speech", "noise", "user_neg", "recorded_speech")
 POSITIVE_KINDS = ("tts_pos", "user_pos")
 _PUNCTUATION = ("", "", ".", "!", "?", ",")  # plain text twice as often as each mark
 
@@ -105,6 +105,9 @@ class DataConfig:
         n_rooms: simulated rooms for reverb.
         user_positive_dirs / user_negative_dirs: folders of the user's recordings (any rate).
         user_positive_copies: augmented copies of each user positive recording.
+        recorded_speech: add real recorded speech from Debian packages as negatives (the
+            training split of :func:`wakeword.data.recorded_speech.recorded_speech_folders`;
+            ``klettres-data``, ``hedgewars-data``), one clip per recording.
         seed: every random choice of the build.
     """
 
@@ -130,6 +133,7 @@ class DataConfig:
     user_positive_dirs: tuple[str, ...] = ()
     user_negative_dirs: tuple[str, ...] = ()
     user_positive_copies: int = 10
+    recorded_speech: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -170,9 +174,9 @@ class DataConfig:
             value = getattr(self, name)
             if value is not None and not isinstance(value, str):
                 raise ConfigError(f"data.{name} is {value!r}; use a folder path string or None")
-        if not isinstance(self.use_recorded_noise, bool):
-            raise ConfigError(f"data.use_recorded_noise is {self.use_recorded_noise!r}; "
-                              "use true or false")
+        for name in ("use_recorded_noise", "recorded_speech"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"data.{name} is {getattr(self, name)!r}; use true or false")
         for name in ("user_positive_dirs", "user_negative_dirs"):
             value = getattr(self, name)
             if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
@@ -508,6 +512,17 @@ def build_dataset(config: DataConfig, cache_dir: str | os.PathLike[str], *,
                                    source=f"file:{path}#{w}", group=next_group, audio=piece,
                                    placement="random"))
             next_group += 1
+
+    if config.recorded_speech:
+        from wakeword.data.recorded_speech import recorded_speech_folders
+
+        for folder in recorded_speech_folders("train"):
+            clips, paths = load_folder(folder)
+            for clip, path in zip(clips, paths):
+                items.append(_Item(kind="recorded_speech", text=path.name,
+                                   source=f"file:{path}", group=next_group, audio=clip,
+                                   placement="random"))
+                next_group += 1
 
     # 5. Place and augment, each clip with its own generator.
     noise_bank = NoiseBank.from_folder(_noise_folder(config))
