@@ -27,7 +27,10 @@ ATTRIBUTION = """\
 - **espeak-ng** voices (synthetic training speech): GPL-3.0 program, used as a tool; its output
   audio is not redistributed except inside this card's example clip.
 - **Noise** for augmentation: Google Speech Commands `_background_noise_`, CC BY 4.0 (used at
-  training time from ../shared, not redistributed)."""
+  training time from ../shared, not redistributed).
+- **Recorded speech negatives** (training and threshold calibration, not redistributed): Debian
+  `klettres-data` (KDE KLettres spoken letters and syllables, GPL-2+) and `hedgewars-data`
+  (Hedgewars voice lines, GFDL-1.3)."""
 
 
 def run(cmd: list[str]) -> None:
@@ -62,7 +65,10 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         f"- Kernel provenance: bank fingerprint `{manifest['provenance'].get('kernel_fingerprint')}` "
         "= models/kernels/flywire_auditory.npz (`wakeword kernels` reproduces it).",
         f"- Shipped threshold {manifest['thresholds'].get(kw, 0.5):.3f}, smoothing "
-        f"{manifest['smoothing_steps']} step(s), refractory {manifest['refractory_s']} s.",
+        f"{manifest['smoothing_steps']} step(s), refractory {manifest['refractory_s']} s. "
+        + (_calibration_line(manifest['provenance']['calibration'])
+           if 'calibration' in manifest.get('provenance', {}) else
+           "Threshold: 99th percentile of synthetic validation negatives."),
         "- Export parity vs PyTorch (max |score difference| over a multi-second stream): "
         + ", ".join(f"{k} {v['max_abs_diff']:.1e} over {v['steps']} steps"
                     for k, v in parity.get("stream", {}).items()) if parity
@@ -73,8 +79,12 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         f"{run_json.get('n_train')} training / {run_json.get('n_val')} validation clips.",
         "- Positives: Kokoro voices (blended) and espeak-ng voices with varied speed and pitch, "
         "placed near the end of 2 s clips; negatives: near-miss phrases and parts of the phrase, "
-        "random speech, noise and silence; augmentation: recorded and coloured noise (0-25 dB "
-        "SNR), simulated room reverb, gain, shift.",
+        "random synthetic speech, "
+        + (f"{run_json['kinds']['recorded_speech']} real recordings of the training speakers of "
+           "klettres-data and hedgewars-data, " if run_json.get("kinds", {}).get("recorded_speech")
+           else "")
+        + "noise and silence; augmentation: recorded and coloured noise (0-25 dB "
+        "SNR), simulated room reverb, gain, shift. No recording of the phrase itself.",
         f"- Data took {run_json.get('data_seconds', 0):.0f} s to build (partly cached), training "
         f"{run_json.get('train_seconds', 0):.0f} s (best epoch {run_json.get('best_epoch')}).",
         "",
@@ -93,6 +103,13 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
                      f"`wakeword eval models/{name} --positives DIR --negatives DIR --out eval/`.")
     lines += ["", "## Attribution", ATTRIBUTION, ""]
     return "\n".join(lines)
+
+
+def _calibration_line(record: dict) -> str:
+    return (f"Calibrated by `python -m device_runtime calibrate` on {record['hours'] * 60:.0f} min "
+            "of negatives the model never trained on (held-out speakers of the recorded-speech "
+            f"packages and the validation negatives): {record['false_accepts']} false accept(s) "
+            f"there, target {record['target_fa_per_hour']:g}/h.")
 
 
 def write_speech_negatives(model_dir: Path, checkpoint: Path, n: int = 24, seed: int = 0) -> Path:
@@ -118,6 +135,33 @@ def write_speech_negatives(model_dir: Path, checkpoint: Path, n: int = 24, seed:
     return path
 
 
+def calibrate_threshold(model_dir: Path, checkpoint: Path, fa_per_hour: float = 1.0) -> dict:
+    """Set the shipped threshold on negatives the model never trained on.
+
+    The stream: the held-out speakers of the recorded-speech packages (the ``calibration``
+    split of :mod:`wakeword.data.recorded_speech`) plus the model's own validation negatives.
+    Under ``1 / fa_per_hour`` hours of audio this means no false accept at all on it.
+    """
+    import numpy as np
+
+    from device_runtime.calibrate import calibrate
+    from wakeword.data.dataset import DataConfig, build_dataset
+    from wakeword.data.recorded_speech import recorded_speech_folders
+    from wakeword.train.checkpoint import load_checkpoint
+
+    payload = load_checkpoint(checkpoint)
+    config = DataConfig.from_dict(payload["data"])
+    clips = build_dataset(config, REPO / ".cache" / "wakeword")
+    _, val = clips.split(payload["train"]["val_fraction"], payload["train"]["seed"])
+    negatives = [np.asarray(a, np.float32) for a in val.audio[np.asarray(val.labels) == 0]]
+    result = calibrate(model_dir, recorded_speech_folders("calibration"), audio=negatives,
+                       fa_per_hour=fa_per_hour, min_threshold=0.5, backend="onnx")
+    print(result.summary)
+    return {"threshold": result.threshold, "hours": result.hours,
+            "false_accepts": result.false_accepts, "target_fa_per_hour": fa_per_hour,
+            "validation_negatives": len(negatives)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", type=Path)
@@ -125,6 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--phrase", default=None)
     parser.add_argument("--skip-export", action="store_true")
     parser.add_argument("--voice", default=None, help="voice for the example clip")
+    parser.add_argument("--no-calibrate", action="store_true",
+                        help="keep the checkpoint's threshold instead of calibrating it")
     parser.add_argument("--no-negatives", action="store_true",
                         help="do not write negatives.npz (speech clips for enrolment validation)")
     args = parser.parse_args(argv)
@@ -132,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
     exe = str(Path(sys.executable).parent / "wakeword")
     if not args.skip_export:
         run([exe, "--no-progress", "export", str(args.checkpoint), "--out", str(model_dir), "--force"])
+    if not args.no_calibrate:
+        calibrate_threshold(model_dir, args.checkpoint)
     manifest = json.loads((model_dir / "manifest.json").read_text())
     phrase = args.phrase or manifest["keywords"][0]
     if not (model_dir / "example.wav").is_file():
