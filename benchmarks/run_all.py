@@ -1,10 +1,18 @@
-"""Run every benchmark that regenerates a table of ``benchmarks/RESULTS.md``.
+"""Run every benchmark behind ``benchmarks/RESULTS.md`` as one documented run.
 
-    python benchmarks/run_all.py            # accuracy (full, >= 2 h negatives) and cost
-    python benchmarks/run_all.py --quick    # smoke test: ~10 min of negatives, 20 s of audio
+    python benchmarks/run_all.py            # everything, full sizes (about an hour on 2 cores)
+    python benchmarks/run_all.py --quick    # smoke test: small sizes, writes benchmarks/out/quick
 
-Each step is its own process (``python -m benchmarks.<name>``) so a failure in one is reported
-and the others still run; the exit code is non-zero if any failed.
+Two lanes share the machine's two cores while nothing is being timed:
+
+* lane A: ``accuracy`` (our three models and the peers, all keywords);
+* lane B: ``connectome_ablation`` -> ``personalize`` -> ``train_time``;
+
+then ``cost`` runs alone, so its latency and CPU figures are not disturbed by the other jobs.
+Each step is its own process (``python -m benchmarks.<name>``), its output goes to
+``benchmarks/out/run_all/<name>.log``; a failing step is reported and the others still run.
+``benchmarks/results/run_all.json`` records the commit, the machine, each step's command, start,
+wall time and exit code. The exit code is non-zero if any step failed.
 """
 
 from __future__ import annotations
@@ -12,28 +20,89 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as `python benchmarks/run_all.py`
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import common
+
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def plan(quick: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
+    """``(lane_a, lane_b, last)``: the steps as ``[module, *arguments]``."""
+    quick_dir = str(ROOT / "benchmarks" / "out" / "quick")
+    if quick:
+        lane_a = [["accuracy", "--quick", "--no-progress"]]
+        lane_b = [["connectome_ablation", "--epochs", "2", "--subset", "400",
+                   "--negative-hours", "0.05", "--out-dir", quick_dir, "--no-progress"],
+                  ["personalize", "--quick", "--out", quick_dir, "--no-progress"]]
+        last = ["cost", "--seconds", "20", "--repeats", "1", "--out", f"{quick_dir}/cost.json"]
+        return lane_a, lane_b, last
+    lane_a = [["accuracy", "--no-progress"]]
+    lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "20", "--subset", "4000",
+               "--negative-hours", "2.0", "--no-progress"],
+              ["personalize", "--model", "models/computer", "--negative-hours", "0.5",
+               "--no-progress"],
+              ["train_time", "--mode", "record", "--model-dir", "models/computer",
+               "--threads", "1", "--estimate-fraction", "0.1", "--negative-hours", "2.0",
+               "--no-progress"]]
+    return lane_a, lane_b, ["cost"]
+
+
+def _run(step: list[str], log_dir: Path, record: list[dict]) -> None:
+    name, *rest = step
+    cmd = [sys.executable, "-m", f"benchmarks.{name}", *rest]
+    log_path = log_dir / f"{name}.log"
+    started = time.time()
+    print(f"$ python -m benchmarks.{name} {' '.join(rest)}   (log: {log_path})", flush=True)
+    with open(log_path, "w", encoding="utf-8") as log:
+        code = subprocess.run(cmd, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                              check=False).returncode
+    wall = time.time() - started
+    print(f"  {name}: exit {code} after {wall / 60:.1f} min", flush=True)
+    record.append({"step": name, "command": f"python -m benchmarks.{name} {' '.join(rest)}",
+                   "started": time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(started)),
+                   "wall_s": wall, "exit_code": code, "log": str(log_path.relative_to(ROOT))})
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python benchmarks/run_all.py", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    p.add_argument("--skip", default="", help="comma-separated steps to leave out")
     args = p.parse_args(argv)
-    steps = [
-        ["accuracy", *(["--quick"] if args.quick else [])],
-        ["cost", *(["--seconds", "20", "--repeats", "1", "--out",
-                    str(ROOT / "benchmarks" / "out" / "quick" / "cost.json")]
-                   if args.quick else [])],
-    ]
-    failed = []
-    for name, *rest in steps:
-        cmd = [sys.executable, "-m", f"benchmarks.{name}", *rest]
-        print(f"$ {' '.join(cmd[1:])}", flush=True)
-        if subprocess.run(cmd, cwd=ROOT, check=False).returncode != 0:
-            failed.append(name)
+    lane_a, lane_b, last = plan(args.quick)
+    skip = {s for s in args.skip.split(",") if s}
+    lane_a = [s for s in lane_a if s[0] not in skip]
+    lane_b = [s for s in lane_b if s[0] not in skip]
+    log_dir = ROOT / "benchmarks" / "out" / ("quick" if args.quick else "run_all")
+    log_dir.mkdir(parents=True, exist_ok=True)
+    record: list[dict] = []
+    started = time.time()
+    machine = common.machine_info()
+    lanes = [threading.Thread(target=lambda steps=steps: [_run(s, log_dir, record)
+                                                         for s in steps])
+             for steps in (lane_a, lane_b) if steps]
+    for lane in lanes:
+        lane.start()
+    for lane in lanes:
+        lane.join()
+    if last[0] not in skip:
+        _run(last, log_dir, record)
+    failed = [r["step"] for r in record if r["exit_code"] != 0]
+    out = (log_dir if args.quick else ROOT / "benchmarks" / "results") / "run_all.json"
+    common.write_json(out, {"command": "python benchmarks/run_all.py" + (" --quick" if args.quick
+                                                                        else ""),
+                            "machine": machine, "machine_line": common.machine_line(machine),
+                            "started": time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                     time.localtime(started)),
+                            "wall_s": time.time() - started, "steps": record,
+                            "failed": failed})
+    print(f"wrote {out}")
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1
