@@ -312,13 +312,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse_default and args.subset is not None:
         raise SystemExit("--reuse-default trains nothing for 'default', but --subset changes "
                          "the data: the variants would not share data; drop one of them")
+    from wakeword.data import recorded_speech
     from wakeword.data.dataset import DataConfig, build_dataset
     from wakeword.eval.plots import plot_det
     from wakeword.train.trainer import TrainConfig
 
     started = time.perf_counter()
     machine = common.machine_info()
-    data_config = DataConfig(phrase=KEYWORD, seed=args.seed)
+    data_config = DataConfig(phrase=KEYWORD, seed=args.seed,
+                             recorded_speech=recorded_speech.available())
     train_config = TrainConfig(epochs=args.epochs, seed=args.seed)
     if args.reuse_default and "default" in variants:  # evaluated last: its run may be finishing
         variants = [v for v in variants if v != "default"] + ["default"]

@@ -60,10 +60,11 @@ def _timed(fn: Any, *a: Any, **kw: Any) -> tuple[Any, float, float]:
 
 def estimate_synthesis(fraction: float, seed: int, work: Path) -> dict[str, Any]:
     """Build ``fraction`` of the default dataset in a fresh cache and time it."""
+    from wakeword.data import recorded_speech
     from wakeword.data.dataset import DataConfig, build_dataset
 
-    base = DataConfig(phrase=KEYWORD, seed=seed)
-    small = DataConfig(phrase=KEYWORD, seed=seed,
+    base = DataConfig(phrase=KEYWORD, seed=seed, recorded_speech=recorded_speech.available())
+    small = DataConfig(phrase=KEYWORD, seed=seed, recorded_speech=base.recorded_speech,
                        n_positives=max(1, round(base.n_positives * fraction)),
                        n_negatives=max(1, round(base.n_negatives * fraction)),
                        max_kokoro_clips=round(base.max_kokoro_clips * fraction))
@@ -77,6 +78,7 @@ def estimate_synthesis(fraction: float, seed: int, work: Path) -> dict[str, Any]
 
 
 def run_full(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Path]:
+    from wakeword.data import recorded_speech
     from wakeword.data.dataset import DataConfig, build_dataset
     from wakeword.features.mel import FrontendConfig
     from wakeword.kernels.bank import load_default_bank
@@ -88,7 +90,8 @@ def run_full(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Path
     cache = args.cache_dir or (work / "cache")
     if cache.exists():
         raise SystemExit(f"--cache-dir {cache} exists; --mode full needs a fresh folder")
-    data_config = DataConfig(phrase=KEYWORD, seed=args.seed)
+    data_config = DataConfig(phrase=KEYWORD, seed=args.seed,
+                             recorded_speech=recorded_speech.available())
     train_kw: dict[str, Any] = {"seed": args.seed}
     if args.epochs is not None:
         train_kw["epochs"] = args.epochs

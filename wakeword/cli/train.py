@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from wakeword.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -24,12 +27,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="folder of recordings that must NOT trigger (repeatable)")
     p.add_argument("--tts-dir", type=Path, default=None,
                    help="Kokoro voice files folder (default: $WAKEWORD_TTS_DIR or ../shared/tts/kokoro)")
-    p.add_argument("--recorded-speech", action="store_true",
+    p.add_argument("--recorded-speech", choices=("auto", "on", "off"), default="auto",
                    help="add real recorded speech from the Debian packages klettres-data and "
                    "hedgewars-data as negatives (their training split; see "
-                   "wakeword.data.recorded_speech)")
+                   "wakeword.data.recorded_speech); auto: when installed (default)")
     p.add_argument("--max-kokoro", type=int, default=None,
-                   help="Kokoro clips at most (default 300; about 1.2 clips/s on 2 cores, "
+                   help="Kokoro clips at most (default 1500; about 1.2 clips/s on 2 cores, "
                    "cached); the rest is espeak-ng")
     p.add_argument("--n-positives", type=int, default=None, help="synthetic positives")
     p.add_argument("--n-negatives", type=int, default=None, help="synthetic negatives")
@@ -55,6 +58,19 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="torch CPU threads (default: torch's choice; use 1 when running "
                    "several jobs on a small machine)")
     p.set_defaults(handler=_train)
+
+
+def _recorded_speech(choice: str) -> bool:
+    from wakeword.data import recorded_speech
+
+    if choice == "auto":
+        found = recorded_speech.available()
+        if not found:
+            log.warning("no recorded speech installed: training on synthetic speech only; "
+                        "`sudo apt-get install klettres-data hedgewars-data` adds real voices "
+                        "as negatives (fewer false accepts on real speech)")
+        return found
+    return choice == "on"
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -87,7 +103,7 @@ def _train(args: argparse.Namespace) -> int:
     data_kw = {"phrase": phrase, "seed": args.seed,
                "user_positive_dirs": tuple(str(p) for p in args.positives),
                "user_negative_dirs": tuple(str(p) for p in args.negatives),
-               "recorded_speech": bool(args.recorded_speech)}
+               "recorded_speech": _recorded_speech(args.recorded_speech)}
     if args.max_kokoro is not None:
         data_kw["max_kokoro_clips"] = args.max_kokoro
     if args.tts_dir is not None:

@@ -112,8 +112,8 @@ class DataConfig:
     """
 
     phrase: str
-    n_positives: int = 1000
-    n_negatives: int = 3000
+    n_positives: int = 2000
+    n_negatives: int = 4000
     clip_s: float = 2.0
     near_miss_fraction: float = 0.35
     speech_fraction: float = 0.45
@@ -125,7 +125,7 @@ class DataConfig:
     peak_db_range: tuple[float, float] = (-30.0, -1.0)
     keyword_end_range: tuple[float, float] = (0.6, 0.98)
     context_probability: float = 0.25
-    max_kokoro_clips: int = 300
+    max_kokoro_clips: int = 1500
     tts_dir: str | None = None
     use_recorded_noise: bool = True
     noise_dir: str | None = None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from wakeword.errors import DataError
 
-__all__ = ["PACKAGES", "recorded_speech_folders"]
+__all__ = ["PACKAGES", "available", "recorded_speech_folders"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ HOLD_OUT_EVERY = 4
 def _leaf_folders(root: Path) -> list[Path]:
     folders = {p.parent for p in root.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES}
     return sorted(folders)
+
+
+def available() -> bool:
+    """Whether any of the recorded-speech packages is installed."""
+    return any(Path(root).is_dir() and _leaf_folders(Path(root)) for root in PACKAGES.values())
 
 
 def recorded_speech_folders(split: str = "train", *, roots: dict[str, str] | None = None
