@@ -309,7 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a detection must come at most this long after the recording ends")
     p.add_argument("--espeak-minutes", type=float, default=50.0)
     p.add_argument("--kokoro-utterances", type=int, default=150)
-    p.add_argument("--kokoro-max-wall-s", type=float, default=900.0)
+    p.add_argument("--kokoro-max-wall-s", type=float, default=3600.0,
+                   help="stop synthesising Kokoro negatives after this long (a cap hit is "
+                   "logged and recorded; the default is meant never to be hit)")
     p.add_argument("--no-kokoro", action="store_true", help="no Kokoro speech in the negatives")
     p.add_argument("--no-asterisk", action="store_true",
                    help="leave out asterisk-core-sounds-en-wav even if installed")

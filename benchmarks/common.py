@@ -572,7 +572,7 @@ class NegativeOptions:
     seed: int = 0
     espeak_minutes: float = 50.0
     kokoro_utterances: int = 150
-    kokoro_max_wall_s: float = 600.0
+    kokoro_max_wall_s: float = 3600.0
     use_kokoro: bool = True
     use_asterisk: bool = True
     min_hours: float = 2.0
