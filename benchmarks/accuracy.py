@@ -90,8 +90,8 @@ def systems_for(keyword: str, args: argparse.Namespace,
                         "path": found[keyword], "backend": args.backend})
         else:
             log.info("models/%s not found: no model of ours for %s", keyword, keyword)
-        for label, path in extra.get(keyword, []):
-            out.append({"label": label, "kind": "ours", "path": path, "backend": args.backend})
+    for label, path in extra.get(keyword, []):  # --extra-model: also with --systems ''
+        out.append({"label": label, "kind": "ours", "path": path, "backend": args.backend})
     if keyword in PEER_KEYWORDS:
         for family in peers.available_families([k for k in peers.FAMILIES if k in kinds]):
             out.append({"label": f"{PEER_LABELS[family]} {keyword}", "kind": family,

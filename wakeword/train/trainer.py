@@ -37,13 +37,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class TrainConfig:
-    epochs: int = 40
+    epochs: int = 30
     batch_size: int = 64
     learning_rate: float = 1e-2
     optimizer: str = "adam"
     l2: float = 0.0
     l1: float = 0.0
     false_accept_weight: float = 1.0
+    negative_step_weight: float = 1.0
     patience: int = 8
     val_fraction: float = 0.15
     spec_augment: bool = False
@@ -58,6 +59,9 @@ class TrainConfig:
             raise ConfigError("train.epochs and train.batch_size must be >= 1")
         if not 0.0 < self.val_fraction < 0.9:
             raise ConfigError(f"train.val_fraction is {self.val_fraction}; use e.g. 0.15")
+        if self.negative_step_weight < 0:
+            raise ConfigError(f"train.negative_step_weight is {self.negative_step_weight}; use 0 "
+                              "(off) or a positive weight")
         if self.learning_rate <= 0 or self.false_accept_weight <= 0:
             raise ConfigError("train.learning_rate and false_accept_weight must be positive")
 
@@ -102,11 +106,19 @@ class Trainer:
 
     def _loss(self, mel: Tensor, labels: Tensor) -> Tensor:
         cfg = self.config
-        logits = clip_logits(self.model.network(mel), self.model.network_config.clip_pooling)
+        step_logits = self.model.network(mel)
+        logits = clip_logits(step_logits, self.model.network_config.clip_pooling)
         n_classes = logits.shape[-1]
         weight = torch.ones(n_classes)
         weight[0] = cfg.false_accept_weight
         loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+        if cfg.negative_step_weight > 0 and bool((labels == 0).any()):
+            # every step of a negative clip is background, not only its most keyword-like one
+            neg = step_logits[labels == 0]
+            per_step = torch.nn.functional.cross_entropy(
+                neg.reshape(-1, n_classes), torch.zeros(neg.shape[0] * neg.shape[1],
+                                                        dtype=torch.int64))
+            loss = loss + cfg.negative_step_weight * per_step
         if cfg.l1 > 0:
             loss = loss + cfg.l1 * sum(p.abs().sum() for p in self.model.trained_parameters().values())
         return loss
