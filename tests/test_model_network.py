@@ -121,10 +121,10 @@ def test_random_kernels_match_shape_norm_and_values_but_not_order(bank):
     kernels, path = bank
     model = WakeWordModel(FrontendConfig(), NetworkConfig(kernel_source="random"), kernels, path)
     taps = model.network.bio_input.taps[0].numpy()
-    assert taps.shape == (16, 9)
+    assert taps.shape == (32, 9)
     np.testing.assert_allclose(np.linalg.norm(taps, axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(np.sort(taps, axis=1), np.sort(kernels[:16], axis=1))
-    assert not np.allclose(taps, kernels[:16])
+    np.testing.assert_allclose(np.sort(taps, axis=1), np.sort(kernels[:32], axis=1))
+    assert not np.allclose(taps, kernels[:32])
 
 
 def test_frozen_kernels_stay_bit_identical_through_an_optimisation_step(bank):
@@ -163,7 +163,7 @@ def test_default_configuration_meets_size_and_cost_targets(bank):
 def test_hidden_readout_adds_exactly_its_layer(bank):
     linear = summarize(WakeWordModel(FrontendConfig(), NetworkConfig(), *bank))
     mlp = summarize(WakeWordModel(FrontendConfig(), NetworkConfig(readout_hidden=8), *bank))
-    in_features = 16 * 32
+    in_features = 32 * 32  # channels x Mel bins
     expected = linear.trained_parameters - (in_features * 2 + 2) + (in_features * 8 + 8) + (8 * 2 + 2)
     assert mlp.trained_parameters == expected
     assert mlp.frozen_parameters == linear.frozen_parameters
