@@ -172,7 +172,8 @@ class Trainer:
         params = list(self.model.trained_parameters().values())
         opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.RMSprop
         optimizer = opt_cls(params, lr=cfg.learning_rate, weight_decay=cfg.l2)
-        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=max(1, cfg.epochs * 2 // 3), gamma=0.3)
+        step_epoch = max(1, cfg.epochs * 2 // 3)
+        scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_epoch, gamma=0.3)
         start_epoch, best_loss, best_epoch, history = 0, float("inf"), -1, []
         last_path, best_path = out / "last.pt", out / "best.pt"
         if resume and last_path.is_file():
@@ -224,7 +225,9 @@ class Trainer:
                            best_epoch, val)
             self._save(last_path, epoch, history, optimizer, scheduler, gen, best_loss,
                        best_epoch, val)
-            if epoch - best_epoch >= cfg.patience:
+            # no early stop before the learning-rate step: the noisy high-rate phase often has
+            # its best validation loss early, and the step is where most of the gain comes
+            if epoch >= step_epoch and epoch - max(best_epoch, step_epoch) >= cfg.patience:
                 log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
                 break
         for name, value in self.model.frozen_kernels().items():
