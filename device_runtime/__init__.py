@@ -27,6 +27,7 @@ from device_runtime.errors import (
                                    ModelError,
 )
 from device_runtime.events import Detection, ScoreTrace
+from device_runtime.calibrate import CalibrationResult, calibrate
 from device_runtime.finetune import EnrollResult, enroll
 from device_runtime.manifest import Manifest, TensorSpec, TrainStepSpec, load_manifest
 from device_runtime.stream import FileSource, Listener, Microphone, input_devices, iter_chunks
@@ -53,6 +54,8 @@ __all__ = [
     "TensorSpec",
     "TrainStepSpec",
     "enroll",
+    "calibrate",
+    "CalibrationResult",
     "input_devices",
     "iter_chunks",
     "list_pretrained",
