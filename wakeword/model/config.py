@@ -57,7 +57,7 @@ class NetworkConfig:
             410 rows ``C..2C-1``).
         readout_hidden: units of a trained hidden layer (ReLU) in the read-out; 0 makes the
             read-out one linear layer over the output state.
-        gru_hidden: hidden size of the ``gru`` baseline (26 matches the default's trained budget).
+        gru_hidden: hidden size of the ``gru`` baseline (13 matches the default's trained budget).
     """
 
     keywords: tuple[str, ...] = ("computer",)
@@ -65,7 +65,7 @@ class NetworkConfig:
     n_mels: int = 32
     window_frames: int = 16
     stride_frames: int = 8
-    channels: int = 32
+    channels: int = 16
     kernel_source: str = "connectome"
     kernel_seed: int = 0
     combination: str = "trained"
@@ -77,7 +77,7 @@ class NetworkConfig:
     dropout: float = 0.1
     clip_pooling: str = "max"
     readout_hidden: int = 0
-    gru_hidden: int = 26
+    gru_hidden: int = 13
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keywords", tuple(self.keywords))

@@ -285,7 +285,7 @@ class GRUNetwork(_WindowedNetwork):
     """Conventional baseline: a GRU over Mel frames, read out once per step.
 
     Each step feeds the window's ``S`` newest frames to the GRU (10 ms per GRU update) and reads
-    the last hidden state out linearly. ``gru_hidden`` sets the size (26 matches the default
+    the last hidden state out linearly. ``gru_hidden`` sets the size (13 matches the default
     FIG. 4B network's trained-parameter count).
     """
 
