@@ -43,7 +43,7 @@ def plan(quick: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
         last = ["cost", "--seconds", "20", "--repeats", "1", "--out", f"{quick_dir}/cost.json"]
         return lane_a, lane_b, last
     lane_a = [["accuracy", "--no-progress"]]
-    lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "20", "--subset", "4000",
+    lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "15", "--subset", "3000",
                "--negative-hours", "2.0", "--no-progress"],
               ["personalize", "--model", "models/computer", "--negative-hours", "0.5",
                "--no-progress"],
