@@ -75,6 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="smoke-test sizes")
     p.add_argument("--skip", default="", help="comma-separated steps to leave out")
     args = p.parse_args(argv)
+    if not args.quick:
+        import importlib.util
+
+        missing = [m for m in ("pyopen_wakeword", "pymicro_wakeword")
+                   if importlib.util.find_spec(m) is None]
+        if missing:  # the accuracy step would silently leave the peers out
+            print(f"error: {', '.join(missing)} not installed; the peers are part of the run: "
+                  "pip install -e '.[peers]' (or make bench)", file=sys.stderr)
+            return 2
     lane_a, lane_b, last = plan(args.quick)
     skip = {s for s in args.skip.split(",") if s}
     lane_a = [s for s in lane_a if s[0] not in skip]
