@@ -76,9 +76,15 @@ def test_keyword_score_peaks_where_the_phrase_is_spoken(name):
         f"({meta['keyword_start_s']}-{meta['keyword_end_s']} s)")
 
 
-@pytest.mark.xfail(strict=False, reason="the shipped models are weak (see benchmarks/RESULTS.md): "
-                   "their peak on the example clip can stay below the calibrated threshold")
-@pytest.mark.parametrize("name", SHIPPED)
+KNOWN_MISSED_EXAMPLE = {
+    n: "the alexa and hey_jarvis models of the first session are weak (see benchmarks/RESULTS.md): "
+       "their peak on the example clip stays below the shipped threshold"
+    for n in ("alexa", "hey_jarvis")}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=False, reason=KNOWN_MISSED_EXAMPLE[n]))
+    if n in KNOWN_MISSED_EXAMPLE else n for n in SHIPPED])
 def test_model_detects_its_own_example_at_the_shipped_threshold(name):
     audio, meta = _example(name)
     with Detector(MODELS / name, backend="onnx") as det:
