@@ -29,7 +29,7 @@ test: setup
 	$(BIN)/python -m pytest -q
 
 bench: setup
-	@dpkg -s asterisk-core-sounds-en-wav >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q asterisk-core-sounds-en-wav
+	@dpkg -s asterisk-core-sounds-en-wav klettres-data hedgewars-data >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends asterisk-core-sounds-en-wav klettres-data hedgewars-data
 	$(BIN)/pip install -q -e ".[peers]"
 	$(BIN)/python benchmarks/run_all.py
 
