@@ -110,6 +110,10 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         lines.append("See benchmarks/RESULTS.md (accuracy on real recordings; regenerate with "
                      "`python -m benchmarks.accuracy`). Single-model evaluation: "
                      f"`wakeword eval models/{name} --positives DIR --negatives DIR --out eval/`.")
+    if run_json.get("reproduce"):
+        lines += ["", "## Reproduce", "```", run_json["reproduce"], "```"]
+    if run_json.get("card_notes"):
+        lines += ["", "## Provenance notes", *[f"- {note}" for note in run_json["card_notes"]]]
     lines += ["", "## Attribution", ATTRIBUTION, ""]
     return "\n".join(lines)
 
