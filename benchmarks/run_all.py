@@ -44,6 +44,7 @@ def plan(quick: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
         return lane_a, lane_b, last
     lane_a = [["accuracy", "--no-progress"]]
     lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "15", "--subset", "3000",
+               "--negative-step-weight", "0",
                "--negative-hours", "2.0", "--no-progress"],
               ["personalize", "--model", "models/computer", "--negative-hours", "0.5",
                "--no-progress"],
