@@ -396,7 +396,12 @@ def build_spec(model: WakeWordModel, payload: dict[str, Any] | None = None, *,
                           "re-save the checkpoint with this wakeword version") from exc
     train_loss = {"loss": "cross_entropy",
                   "false_accept_weight": float(train_cfg.false_accept_weight),
-                  "l1": float(train_cfg.l1), "clip_pooling": network_cfg.clip_pooling}
+                  "l1": float(train_cfg.l1), "clip_pooling": network_cfg.clip_pooling,
+                  # a train config from before the every-step negative loss trained without
+                  # it; no train config at all means the trainer's defaults
+                  "negative_step_weight": float(dict(train).get(
+                      "negative_step_weight",
+                      0.0 if dict(train) else train_cfg.negative_step_weight))}
     return ExportSpec(
         model=model,
         stream=GraphSpec(module=module, example_args=example, inputs=inputs, outputs=outputs),

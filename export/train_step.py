@@ -8,7 +8,8 @@ The graph (``train_step.onnx`` / ``train_step.tflite``)::
 
 The loss is the trainer's (``wakeword.train.trainer.Trainer._loss``): the cross-entropy of the
 clip logits (:func:`wakeword.model.network.clip_logits` of the per-step logits), classes
-weighted as in training (background by ``false_accept_weight``; the weighted mean), plus the L1
+weighted as in training (background by ``false_accept_weight``; the weighted mean), plus the
+every-step background loss on negative clips (``negative_step_weight``), plus the L1
 penalty when the checkpoint trained with one. The model runs in eval mode (no dropout, batch-norm
 running statistics), the log-Mel front end is inside the graph, and the frozen kernels are
 constants. Labels must be integers in ``[0, n_classes)``: a label out of range contributes
@@ -92,6 +93,12 @@ def _graph_loss(spec: ExportSpec, params: dict[str, Tensor], audio: Tensor, labe
     weight = (onehot * _class_weights(spec)[None, :]).sum(-1)
     nll = -(onehot * logp).sum(-1)
     loss = (weight * nll).sum() / weight.sum()
+    nsw = float(spec.train_loss.get("negative_step_weight", 0.0))
+    if nsw > 0:  # every step of a negative clip is background (Trainer._loss), as a mask
+        negative = (labels.to(torch.int64) == 0).to(logp.dtype)  # [B]
+        background = torch.log_softmax(step_logits, dim=-1)[..., 0]  # [B, T]
+        count = (negative.sum() * step_logits.shape[1]).clamp_min(1.0)
+        loss = loss - nsw * (background * negative[:, None]).sum() / count
     l1 = spec.train_loss["l1"]
     if l1 > 0:
         loss = loss + l1 * sum(p.abs().sum() for p in params.values())
@@ -110,6 +117,12 @@ def reference_step(spec: ExportSpec, audio: np.ndarray, labels: np.ndarray) -> l
     step_logits = torch.func.functional_call(spec.model, params, (x,))
     logits = clip_logits(step_logits, spec.train_loss["clip_pooling"])
     loss = torch.nn.functional.cross_entropy(logits, y, weight=_class_weights(spec))
+    nsw = float(spec.train_loss.get("negative_step_weight", 0.0))
+    if nsw > 0 and bool((y == 0).any()):
+        neg = step_logits[y == 0]
+        loss = loss + nsw * torch.nn.functional.cross_entropy(
+            neg.reshape(-1, neg.shape[-1]), torch.zeros(neg.shape[0] * neg.shape[1],
+                                                       dtype=torch.int64))
     if spec.train_loss["l1"] > 0:
         loss = loss + spec.train_loss["l1"] * sum(p.abs().sum() for p in params.values())
     grads = torch.autograd.grad(loss, list(params.values()))
