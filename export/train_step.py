@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from device_runtime.manifest import TensorSpec, TrainStepSpec
 from export.spec import ExportSpec, GraphSpec, parity_signal
 from wakeword.errors import ExportError
-from wakeword.model.network import clip_logits
+from wakeword.model.network import clip_logits, negative_step_loss
 
 __all__ = [
     "DEFAULT_BATCH_SIZE",
@@ -118,11 +118,8 @@ def reference_step(spec: ExportSpec, audio: np.ndarray, labels: np.ndarray) -> l
     logits = clip_logits(step_logits, spec.train_loss["clip_pooling"])
     loss = torch.nn.functional.cross_entropy(logits, y, weight=_class_weights(spec))
     nsw = float(spec.train_loss.get("negative_step_weight", 0.0))
-    if nsw > 0 and bool((y == 0).any()):
-        neg = step_logits[y == 0]
-        loss = loss + nsw * torch.nn.functional.cross_entropy(
-            neg.reshape(-1, neg.shape[-1]), torch.zeros(neg.shape[0] * neg.shape[1],
-                                                       dtype=torch.int64))
+    if nsw > 0:
+        loss = loss + nsw * negative_step_loss(step_logits, y)
     if spec.train_loss["l1"] > 0:
         loss = loss + spec.train_loss["l1"] * sum(p.abs().sum() for p in params.values())
     grads = torch.autograd.grad(loss, list(params.values()))

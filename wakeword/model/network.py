@@ -33,7 +33,8 @@ from wakeword.errors import ConfigError
 from wakeword.model.bioconv import BioConv
 from wakeword.model.config import NetworkConfig
 
-__all__ = ["KeywordNetwork", "GRUNetwork", "build_network", "select_kernels", "clip_logits"]
+__all__ = ["KeywordNetwork", "GRUNetwork", "build_network", "select_kernels", "clip_logits",
+           "negative_step_loss"]
 
 State = tuple[Tensor, ...]
 
@@ -138,6 +139,17 @@ def clip_logits(step_logits: Tensor, pooling: str = "max") -> Tensor:
     steps = torch.arange(step_logits.shape[1], device=step_logits.device)
     chosen = (steps[None, :] == best[:, None])[..., None]  # [B, T, 1]
     return torch.where(chosen, step_logits, torch.zeros_like(step_logits)).sum(dim=1)
+
+
+def negative_step_loss(step_logits: Tensor, labels: Tensor) -> Tensor:
+    """Mean cross-entropy of every step of the negative clips (label 0) against background;
+    zero when the batch has no negative clip."""
+    negative = step_logits[labels == 0]
+    if negative.shape[0] == 0:
+        return step_logits.new_zeros(())
+    flat = negative.reshape(-1, negative.shape[-1])
+    return torch.nn.functional.cross_entropy(
+        flat, torch.zeros(flat.shape[0], dtype=torch.int64, device=flat.device))
 
 
 class _WindowedNetwork(nn.Module):

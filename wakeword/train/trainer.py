@@ -25,7 +25,7 @@ from torch import Tensor
 
 from wakeword.data.augment import spec_augment
 from wakeword.errors import ConfigError, DataError, WakewordError
-from wakeword.model.network import clip_logits
+from wakeword.model.network import clip_logits, negative_step_loss
 from wakeword.model.wakeword_model import WakeWordModel
 from wakeword.progress import progress
 from wakeword.train.checkpoint import (KernelSource, load_checkpoint, save_checkpoint)
@@ -112,13 +112,9 @@ class Trainer:
         weight = torch.ones(n_classes)
         weight[0] = cfg.false_accept_weight
         loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
-        if cfg.negative_step_weight > 0 and bool((labels == 0).any()):
+        if cfg.negative_step_weight > 0:
             # every step of a negative clip is background, not only its most keyword-like one
-            neg = step_logits[labels == 0]
-            per_step = torch.nn.functional.cross_entropy(
-                neg.reshape(-1, n_classes), torch.zeros(neg.shape[0] * neg.shape[1],
-                                                        dtype=torch.int64))
-            loss = loss + cfg.negative_step_weight * per_step
+            loss = loss + cfg.negative_step_weight * negative_step_loss(step_logits, labels)
         if cfg.l1 > 0:
             loss = loss + cfg.l1 * sum(p.abs().sum() for p in self.model.trained_parameters().values())
         return loss
