@@ -43,9 +43,10 @@ def plan(quick: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
         last = ["cost", "--seconds", "20", "--repeats", "1", "--out", f"{quick_dir}/cost.json"]
         return lane_a, lane_b, last
     lane_a = [["accuracy", "--no-progress"]]
-    lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "15", "--subset", "3000",
-               "--negative-step-weight", "0",
-               "--negative-hours", "2.0", "--no-progress"],
+    # The ablation trains every variant with the shipped default's recipe (all of its data,
+    # 20 epochs, every-step loss on negatives), so "default" is a fresh draw of that model.
+    lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "20",
+               "--negative-step-weight", "1.0", "--negative-hours", "2.0", "--no-progress"],
               ["personalize", "--model", "models/computer", "--negative-hours", "0.5",
                "--no-progress"],
               ["train_time", "--mode", "record", "--model-dir", "models/computer",

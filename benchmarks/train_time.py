@@ -118,9 +118,26 @@ def run_full(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Path
     return timings, result.best_checkpoint
 
 
+def default_run_dir(model_dir: Path | None) -> Path:
+    """The run folder that trained ``model_dir`` (its manifest's ``provenance.source`` is that
+    run's ``best.pt``), or ``runs/computer`` without a model folder."""
+    if model_dir is None:
+        return common.REPO_ROOT / "runs" / KEYWORD
+    manifest_path = model_dir / "manifest.json"
+    try:
+        source = json.loads(manifest_path.read_text())["provenance"]["source"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise SystemExit(f"{manifest_path}: cannot read provenance.source ({exc}); pass "
+                         "--run-dir with the run that trained this model") from exc
+    run_dir = Path(source).parent
+    return run_dir if run_dir.is_absolute() else common.REPO_ROOT / run_dir
+
+
 def run_record(args: argparse.Namespace, work: Path) -> tuple[dict[str, Any], Path]:
     from wakeword.train.checkpoint import load_checkpoint
 
+    if args.run_dir is None:
+        args.run_dir = default_run_dir(args.model_dir)
     run_json = args.run_dir / "run.json"
     best = args.run_dir / "best.pt"
     if not run_json.is_file() or not best.is_file():
@@ -238,8 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, default=None,
                    help="--mode full: a folder that does not exist yet (default: a temporary one)")
     p.add_argument("--keep-cache", action="store_true")
-    p.add_argument("--run-dir", type=Path, default=common.REPO_ROOT / "runs" / KEYWORD,
-                   help="--mode record: the finished run to record (default runs/computer)")
+    p.add_argument("--run-dir", type=Path, default=None,
+                   help="--mode record: the finished run to record (default: the run named by "
+                   "--model-dir's manifest, provenance.source, else runs/computer)")
     p.add_argument("--model-dir", type=Path, default=None,
                    help="--mode record: evaluate this exported folder (made from the run's "
                    "best.pt) instead of best.pt, e.g. when a new run is overwriting it")
