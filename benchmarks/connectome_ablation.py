@@ -273,6 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--negative-step-weight", type=float, default=1.0,
                    help="TrainConfig.negative_step_weight (0: the clip loss only; the default "
                    "1.0 stayed at chance on 3,000-clip subsets)")
+    p.add_argument("--negative-step-start", type=int, default=4,
+                   help="TrainConfig.negative_step_start: first epoch of the every-step loss "
+                   "(default 4)")
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     p.add_argument("--subset", type=int, default=None,
                    help="train on a seeded, kind-stratified subset of N clips (quick runs)")
@@ -325,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     data_config = DataConfig(phrase=KEYWORD, seed=args.seed,
                              recorded_speech=recorded_speech.available())
     train_config = TrainConfig(epochs=args.epochs, seed=args.seed,
-                               negative_step_weight=args.negative_step_weight)
+                               negative_step_weight=args.negative_step_weight,
+                               negative_step_start=args.negative_step_start)
     if args.reuse_default and "default" in variants:  # evaluated last: its run may be finishing
         variants = [v for v in variants if v != "default"] + ["default"]
 

@@ -46,7 +46,8 @@ def plan(quick: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
     # The ablation trains every variant with the shipped default's recipe (all of its data,
     # 20 epochs, every-step loss on negatives), so "default" is a fresh draw of that model.
     lane_b = [["connectome_ablation", "--threads", "1", "--epochs", "20",
-               "--negative-step-weight", "1.0", "--negative-hours", "2.0", "--no-progress"],
+               "--negative-step-weight", "1.0", "--negative-step-start", "4",
+               "--negative-hours", "2.0", "--no-progress"],
               ["personalize", "--model", "models/computer", "--negative-hours", "0.5",
                "--no-progress"],
               ["train_time", "--mode", "record", "--model-dir", "models/computer",

@@ -114,8 +114,8 @@ def _audio_files(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
 def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.PathLike[str]]
               | None = None, *, audio: Sequence[np.ndarray] | None = None,
               fa_per_hour: float = 0.5, keyword: str | None = None, backend: str = "auto",
-              min_threshold: float = 0.5, write: bool = True, progress: Any = None
-              ) -> CalibrationResult:
+              min_threshold: float = 0.5, write: bool = True, progress: Any = None,
+              description: str | None = None) -> CalibrationResult:
     """Choose ``keyword``'s threshold so ``audio``/``sources`` fire at most ``fa_per_hour``.
 
     ``sources`` are files or folders (searched recursively for WAV/FLAC/OGG; other rates are
@@ -123,7 +123,7 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
     continuous stream per file (the state is not reset inside a file). The threshold is never
     set below ``min_threshold``. With ``write`` the manifest's threshold and a
     ``provenance.calibration`` record are written atomically; the graphs and weights are not
-    touched.
+    touched; ``description`` (what the negative audio is) goes into that record.
     """
     from device_runtime.detector import Detector
 
@@ -173,6 +173,8 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
                   "previous_threshold": previous, "threshold": threshold,
                   "smoothing_steps": manifest.smoothing_steps,
                   "refractory_s": manifest.refractory_s}
+        if description:
+            record["description"] = description
         provenance = dict(manifest.provenance)
         history = list(provenance.get("calibration_history", []))
         if "calibration" in provenance:

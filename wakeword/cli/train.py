@@ -49,6 +49,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--negative-step-weight", type=float, default=None,
                    help="weight of a loss on every step of negative clips, besides their most "
                    "keyword-like step (default 1.0; 0 turns it off)")
+    p.add_argument("--negative-step-start", type=int, default=None,
+                   help="first epoch of that every-step loss (default 4: the clip loss alone "
+                   "first; from epoch 0 it can hold the network at chance)")
     p.add_argument("--no-spec-augment", action="store_true", help="turn SpecAugment masks off")
     p.add_argument("--seed", type=int, default=0, help="seed for data synthesis and training")
     p.add_argument("--train-seed", type=int, default=None,
@@ -120,7 +123,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.no_spec_augment:
         train_kw["spec_augment"] = False
     for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight",
-                 "negative_step_weight"):
+                 "negative_step_weight", "negative_step_start"):
         if getattr(args, name) is not None:
             train_kw[name] = getattr(args, name)
     run = train_phrase(data, network, TrainConfig(**train_kw), args.out,

@@ -45,6 +45,7 @@ class TrainConfig:
     l1: float = 0.0
     false_accept_weight: float = 1.0
     negative_step_weight: float = 1.0
+    negative_step_start: int = 4
     patience: int = 8
     val_fraction: float = 0.15
     spec_augment: bool = False
@@ -62,6 +63,9 @@ class TrainConfig:
         if self.negative_step_weight < 0:
             raise ConfigError(f"train.negative_step_weight is {self.negative_step_weight}; use 0 "
                               "(off) or a positive weight")
+        if self.negative_step_start < 0:
+            raise ConfigError(f"train.negative_step_start is {self.negative_step_start}; use 0 "
+                              "(from the first epoch) or a later epoch")
         if self.learning_rate <= 0 or self.false_accept_weight <= 0:
             raise ConfigError("train.learning_rate and false_accept_weight must be positive")
 
@@ -104,7 +108,10 @@ class Trainer:
                 feats.append(self.model.features(batch))
         return torch.cat(feats)
 
-    def _loss(self, mel: Tensor, labels: Tensor) -> Tensor:
+    def _loss(self, mel: Tensor, labels: Tensor, epoch: int | None = None) -> Tensor:
+        """The training loss; ``epoch`` (training only) leaves the every-step term out before
+        ``negative_step_start``. Validation always uses the full loss, so it is comparable
+        across epochs."""
         cfg = self.config
         step_logits = self.model.network(mel)
         logits = clip_logits(step_logits, self.model.network_config.clip_pooling)
@@ -112,7 +119,7 @@ class Trainer:
         weight = torch.ones(n_classes)
         weight[0] = cfg.false_accept_weight
         loss = torch.nn.functional.cross_entropy(logits, labels, weight=weight)
-        if cfg.negative_step_weight > 0:
+        if cfg.negative_step_weight > 0 and (epoch is None or epoch >= cfg.negative_step_start):
             # every step of a negative clip is background, not only its most keyword-like one
             loss = loss + cfg.negative_step_weight * negative_step_loss(step_logits, labels)
         if cfg.l1 > 0:
@@ -198,7 +205,7 @@ class Trainer:
                     mel = spec_augment(mel, generator=gen, n_freq_masks=1,
                                        freq_mask_width=(0, cfg.freq_mask_bins), n_time_masks=1,
                                        time_mask_width=(0, cfg.time_mask_frames), mask_value=fill)
-                loss = self._loss(mel, y_train[idx])
+                loss = self._loss(mel, y_train[idx], epoch)
                 if not torch.isfinite(loss):
                     raise WakewordError(f"the training loss became {float(loss)} at epoch {epoch}; "
                                         "lower --learning-rate")
