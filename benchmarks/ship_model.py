@@ -234,7 +234,8 @@ def calibrate_threshold(model_dir: Path, val, fa_per_hour: float = 1.0,
     # phrase, far more than any real stream holds, and they would set the threshold for them alone
     keep = (np.asarray(val.labels) == 0) & (np.asarray(val.kinds) != "near_miss")
     negatives = [np.asarray(a, np.float32) for a in val.audio[keep]]
-    prose = prose_streams(prose_minutes, exclude=manifest["keywords"]) if prose_minutes else []
+    prose = (prose_streams(prose_minutes, exclude=manifest["keywords"],
+                           cache_dir=REPO / ".cache" / "wakeword") if prose_minutes else [])
     result = calibrate(model_dir, recorded_speech_folders("calibration"),
                        audio=negatives + prose, fa_per_hour=fa_per_hour, min_threshold=0.5,
                        backend="onnx", description=_calibration_stream(len(negatives),

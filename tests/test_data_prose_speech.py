@@ -48,3 +48,16 @@ def test_prose_streams_are_continuous_speech_of_the_asked_length_and_determinist
 def test_prose_streams_reject_a_non_positive_duration():
     with pytest.raises(DataError, match="positive duration"):
         prose_streams(0.0)
+
+
+@needs_espeak
+def test_prose_streams_are_cached_and_reused(tmp_path):
+    first = prose_streams(0.1, stream_minutes=0.1, seed=1, cache_dir=tmp_path)
+    files = list(tmp_path.glob("prose-*.npz"))
+    assert len(files) == 1
+    stamp = files[0].stat().st_mtime_ns
+    again = prose_streams(0.1, stream_minutes=0.1, seed=1, cache_dir=tmp_path)
+    assert files[0].stat().st_mtime_ns == stamp  # read, not rewritten
+    assert all(np.array_equal(a, b) for a, b in zip(first, again, strict=True))
+    prose_streams(0.1, stream_minutes=0.1, seed=2, cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("prose-*.npz"))) == 2  # another recipe, another file

@@ -64,22 +64,15 @@ def test_training_learns_a_separable_task_and_keeps_kernels_frozen(trained):
     _check_learned(model, frozen, result)
 
 
-@pytest.mark.xfail(strict=False, reason="open question: with the every-step loss on negatives "
-                   "at its default weight (1.0) this 96-clip toy task stays near chance "
-                   "(validation AUC ~0.5) in 12 epochs, while on real data it cut 'computer' "
-                   "false rejects at 1 FA/h from 95 % to 69 % (benchmarks/RESULTS.md); weights up "
-                   "to 0.1 learn the toy task")
 def test_training_with_the_every_step_negative_loss_learns_the_toy_task(tmp_path):
-    _check_learned(*_fit(tmp_path, 1.0)[:3])
-
-
-def test_every_step_negative_loss_trains_and_keeps_kernels_frozen(tmp_path):
+    """The every-step loss on negatives starts after a clip-loss warm-up (default epoch 4).
+    Switched on from epoch 0 it drove this task to a validation AUC below 0.5: every step of
+    every clip pushed to background before the network had found the keyword at all."""
     model, frozen, result, _ = _fit(tmp_path, 1.0)
-    for name, value in model.frozen_kernels().items():
-        assert torch.equal(value, frozen[name]), name
-    history = result.metrics["history"]
-    assert all(np.isfinite(row["train_loss"]) for row in history)
-    assert load_checkpoint(result.best_checkpoint)["train"]["negative_step_weight"] == 1.0
+    assert TrainConfig().negative_step_start > 0
+    _check_learned(model, frozen, result)
+    saved = load_checkpoint(result.best_checkpoint)["train"]
+    assert saved["negative_step_weight"] == 1.0 and saved["negative_step_start"] == 4
 
 
 def test_checkpoint_holds_every_config_and_rebuilds_the_model(trained):

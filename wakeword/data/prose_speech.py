@@ -14,9 +14,14 @@ negatives read Debian licence texts). Sentences that contain the phrase are left
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import json
 import logging
+import os
 import re
+import tempfile
+from pathlib import Path
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +34,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["prose_sentences", "prose_streams"]
 
+_RECIPE_VERSION = 1  # bump when the stream recipe changes
 _CODE_LIKE = re.compile(r"[0-9@<>/\\_=#|\[\]{}()*`'\"~^$%&+;:]|http|www|\.\.\.")
 
 
@@ -53,19 +59,44 @@ def prose_sentences(exclude: Sequence[str] = ()) -> list[str]:
 
 
 def prose_streams(minutes: float, *, exclude: Sequence[str] = (), seed: int = 0,
-                  stream_minutes: float = 5.0, synthesizer: object | None = None
-                  ) -> list[np.ndarray]:
+                  stream_minutes: float = 5.0, synthesizer: object | None = None,
+                  cache_dir: str | os.PathLike[str] | None = None) -> list[np.ndarray]:
     """About ``minutes`` of running espeak-ng speech as float32 streams at 16 kHz, each about
     ``stream_minutes`` long: sentences of :func:`prose_sentences` (without ``exclude``'s
     phrases) in a seeded order, 0.15-0.6 s of silence between them, a random English voice,
     speed 0.85-1.25 and pitch -3..+3 semitones per sentence, peak level -20..-3 dBFS per
-    sentence. Deterministic for a given seed and espeak-ng version."""
+    sentence. Deterministic for a given seed and espeak-ng version; with ``cache_dir`` the
+    streams are stored there (``prose-<recipe hash>.npz``, written atomically) and reused."""
     from wakeword.data.tts import EspeakSynthesizer
-    from wakeword.progress import progress
 
     if not minutes > 0:
         raise DataError(f"prose_streams: minutes is {minutes}; ask for a positive duration")
     synth = synthesizer if synthesizer is not None else EspeakSynthesizer()
+    if cache_dir is None:
+        return _synthesize(synth, minutes, exclude, seed, stream_minutes)
+    recipe = json.dumps({"minutes": minutes, "exclude": sorted(exclude), "seed": seed,
+                         "stream_minutes": stream_minutes, "version": _RECIPE_VERSION,
+                         "synthesizer": getattr(synth, "version", type(synth).__name__)},
+                        sort_keys=True)
+    path = Path(cache_dir) / f"prose-{hashlib.sha256(recipe.encode()).hexdigest()[:12]}.npz"
+    if path.is_file():
+        try:
+            with np.load(path) as data:
+                return [data[f"s{i}"] for i in range(len(data.files))]
+        except (OSError, ValueError, KeyError) as exc:
+            log.warning("%s: unreadable prose cache (%s); synthesising again", path, exc)
+    streams = _synthesize(synth, minutes, exclude, seed, stream_minutes)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp.npz", delete=False) as tmp:
+        np.savez(tmp, **{f"s{i}": s for i, s in enumerate(streams)})
+    os.replace(tmp.name, path)
+    return streams
+
+
+def _synthesize(synth: object, minutes: float, exclude: Sequence[str], seed: int,
+                stream_minutes: float) -> list[np.ndarray]:
+    from wakeword.progress import progress
+
     sentences = prose_sentences(exclude)
     if not sentences:
         raise DataError("prose_streams: no usable sentence in pydoc_data.topics; this Python "
