@@ -193,14 +193,13 @@ SAME_SETTINGS = ("epochs", "subset", "seed", "threads", "refractory_s", "max_lat
 
 
 def _merge_previous(results: dict[str, Any], curves: dict[str, Any],
-                    args: argparse.Namespace) -> None:
-    """Copy the variants of an earlier run's JSON (same settings, data and train config) into
-    ``results``, with their curves rebuilt from the raw scores in ``--work-dir``."""
+                    args: argparse.Namespace, path: Path) -> None:
+    """Copy the variants of an earlier run's JSON ``path`` (same settings, data and train
+    config) into ``results``, with their curves rebuilt from the raw scores in ``--work-dir``."""
     import json
 
     from wakeword.eval.metrics import det_curve
 
-    path = args.out_dir / "connectome_ablation.json"
     if not path.is_file():
         raise SystemExit(f"--merge: {path} does not exist")
     old = json.loads(path.read_text())
@@ -228,7 +227,8 @@ def _merge_previous(results: dict[str, Any], curves: dict[str, Any],
         curves[name] = det_curve(pos_max, neg, step_s, args.refractory_s,
                                  results["negatives"]["hours"])
         results["variants"][name] = {**entry, "merged_from": old.get("command")}
-    results["merged_commands"] = [*old.get("merged_commands", []), old.get("command")]
+    results["merged_commands"] = [*results.get("merged_commands", []),
+                                  *old.get("merged_commands", []), old.get("command")]
     log.info("merged %s from %s", list(old["variants"]), path)
 
 
@@ -298,10 +298,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out-dir", type=Path, default=common.RESULTS_DIR)
     p.add_argument("--work-dir", type=Path, default=common.OUT_DIR / "connectome_ablation",
                    help="checkpoints and raw scores (gitignored)")
-    p.add_argument("--merge", action="store_true",
-                   help="keep the variants already in --out-dir's JSON (run with the same "
-                   "settings; curves rebuilt from --work-dir's raw scores) and add or replace "
-                   "--variants")
+    p.add_argument("--merge", nargs="*", type=Path, default=None, metavar="JSON",
+                   help="keep the variants already in these JSONs (default: --out-dir's; run "
+                   "with the same settings, curves rebuilt from --work-dir's raw scores) and add "
+                   "or replace --variants; with --variants '' nothing is trained (e.g. to join "
+                   "two runs made in parallel)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("-v", "--verbose", action="store_true")
     return p
@@ -366,8 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         "variants": {},
     }
     curves = {}
-    if args.merge:
-        _merge_previous(results, curves, args)
+    if args.merge is not None:
+        for path in args.merge or [args.out_dir / "connectome_ablation.json"]:
+            _merge_previous(results, curves, args, path)
     for variant in variants:
         if variant == "default" and args.reuse_default:
             reused = _wait_reusable(args.default_checkpoint, data_config, train_config,

@@ -172,7 +172,8 @@ def _calibration_stream(n_validation: int, prose_minutes: float) -> str:
     prose = (f", {prose_minutes:g} min of running espeak-ng prose (Python's reference "
              "documentation, wakeword.data.prose_speech)" if prose_minutes else "")
     return ("held-out speakers of the recorded-speech packages" + prose
-            + f" and {n_validation} validation speech and noise clips")
+            + (f" and {n_validation} validation speech and noise clips" if n_validation
+               else ""))
 
 
 def _calibration_line(record: dict) -> str:
@@ -212,7 +213,10 @@ def write_speech_negatives(model_dir: Path, val, n: int = 24, seed: int = 0) -> 
 PROSE_MINUTES = 30.0
 
 
-def calibrate_threshold(model_dir: Path, val, fa_per_hour: float = 1.0,
+FA_PER_HOUR = 2.0
+
+
+def calibrate_threshold(model_dir: Path, val, fa_per_hour: float = FA_PER_HOUR,
                         prose_minutes: float = PROSE_MINUTES) -> dict:
     """Set the shipped threshold on negatives the model never trained on.
 
@@ -232,8 +236,10 @@ def calibrate_threshold(model_dir: Path, val, fa_per_hour: float = 1.0,
     manifest = json.loads((model_dir / "manifest.json").read_text())
     # near misses are left out: 35 % of the negatives are adversarial rhymes and parts of the
     # phrase, far more than any real stream holds, and they would set the threshold for them alone
-    keep = (np.asarray(val.labels) == 0) & (np.asarray(val.kinds) != "near_miss")
-    negatives = [np.asarray(a, np.float32) for a in val.audio[keep]]
+    negatives = []
+    if val is not None:
+        keep = (np.asarray(val.labels) == 0) & (np.asarray(val.kinds) != "near_miss")
+        negatives = [np.asarray(a, np.float32) for a in val.audio[keep]]
     prose = (prose_streams(prose_minutes, exclude=manifest["keywords"],
                            cache_dir=REPO / ".cache" / "wakeword") if prose_minutes else [])
     result = calibrate(model_dir, recorded_speech_folders("calibration"),
@@ -248,7 +254,9 @@ def calibrate_threshold(model_dir: Path, val, fa_per_hour: float = 1.0,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("checkpoint", type=Path)
+    parser.add_argument("checkpoint", type=Path, nargs="?", default=None,
+                        help="the run's best.pt (needed unless --calibrate-only "
+                        "--no-validation-clips --keep-card)")
     parser.add_argument("--name", required=True)
     parser.add_argument("--phrase", default=None)
     parser.add_argument("--skip-export", action="store_true")
@@ -265,24 +273,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prose-minutes", type=float, default=PROSE_MINUTES,
                         help="minutes of running espeak-ng prose in the calibration stream "
                         f"(default {PROSE_MINUTES:g}; 0: none)")
+    parser.add_argument("--fa-per-hour", type=float, default=FA_PER_HOUR,
+                        help="calibration target: false accepts per hour of the calibration "
+                        f"stream (default {FA_PER_HOUR:g}, mostly running speech)")
     parser.add_argument("--calibrate-only", action="store_true",
                         help="only recalibrate the threshold of models/NAME and rewrite CARD.md")
+    parser.add_argument("--no-validation-clips", action="store_true",
+                        help="calibrate without the checkpoint's validation clips (when the "
+                        "run that trained the model is gone)")
+    parser.add_argument("--keep-card", action="store_true",
+                        help="do not rewrite CARD.md")
     parser.add_argument("--models-root", type=Path, default=REPO / "models",
                         help="folder holding the model folders (default models/)")
     args = parser.parse_args(argv)
     model_dir = args.models_root / args.name
     if args.calibrate_only:
         args.skip_export = args.no_negatives = True
+    if args.checkpoint is None and not (args.calibrate_only and args.no_validation_clips
+                                        and args.keep_card):
+        parser.error("give the checkpoint (only --calibrate-only --no-validation-clips "
+                     "--keep-card works without one)")
     exe = str(Path(sys.executable).parent / "wakeword")
     if args.card_only:
         args.skip_export = args.no_calibrate = args.no_negatives = True
     if not args.skip_export:
         run([exe, "--no-progress", "export", str(args.checkpoint), "--out", str(model_dir), "--force"])
     val = None
-    if not (args.no_calibrate and args.no_negatives):
+    if not (args.no_calibrate and args.no_negatives) and not args.no_validation_clips:
         val = validation_clips(args.checkpoint)  # built once, for both
     if not args.no_calibrate:
-        calibrate_threshold(model_dir, val, prose_minutes=args.prose_minutes)
+        calibrate_threshold(model_dir, val, fa_per_hour=args.fa_per_hour,
+                            prose_minutes=args.prose_minutes)
     manifest = json.loads((model_dir / "manifest.json").read_text())
     phrase = args.phrase or manifest["keywords"][0]
     if not (model_dir / "example.wav").is_file() and not args.card_only:
@@ -292,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
         run(cmd)
     if not args.no_negatives:
         print(f"wrote {write_speech_negatives(model_dir, val)}")
+    if args.keep_card:
+        return 0
     run_json_path = args.checkpoint.parent / "run.json"
     run_json = json.loads(run_json_path.read_text()) if run_json_path.is_file() else {}
     accuracy = json.loads(args.accuracy.read_text()) if args.accuracy else None
