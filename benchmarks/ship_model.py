@@ -30,7 +30,9 @@ ATTRIBUTION = """\
   training time from ../shared, not redistributed).
 - **Recorded speech negatives** (training and threshold calibration, not redistributed): Debian
   `klettres-data` (KDE KLettres spoken letters and syllables, GPL-2+) and `hedgewars-data`
-  (Hedgewars voice lines, GFDL-1.3)."""
+  (Hedgewars voice lines, GFDL-1.3).
+- **Python documentation text** (threshold calibration only, not redistributed): sentences of
+  CPython's `pydoc_data.topics` (PSF License), read by espeak-ng."""
 
 
 def run(cmd: list[str]) -> None:
