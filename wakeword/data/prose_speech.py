@@ -21,14 +21,14 @@ import logging
 import os
 import re
 import tempfile
-from pathlib import Path
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from wakeword.data.audio_io import SAMPLE_RATE_HZ
 from wakeword.data.negatives import contains_phrase
 from wakeword.errors import DataError
-from wakeword.data.audio_io import SAMPLE_RATE_HZ
 
 log = logging.getLogger(__name__)
 
