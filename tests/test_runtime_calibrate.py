@@ -61,7 +61,7 @@ def test_calibrate_meets_its_budget_and_writes_the_manifest(toy_copy, tmp_path):
     hours = 3 * 40.0 / 3600
     target = 3 / hours  # three false accepts allowed
     result = calibrate(toy_copy, [negatives], fa_per_hour=target, keyword="low",
-                       backend="onnx", min_threshold=0.05)
+                       backend="onnx", min_threshold=0.05, description="three noise files")
     assert result.written and result.resolved
     assert result.false_accepts <= 3
     assert result.hours == pytest.approx(hours, rel=1e-3)
@@ -69,6 +69,7 @@ def test_calibrate_meets_its_budget_and_writes_the_manifest(toy_copy, tmp_path):
     assert after["thresholds"]["low"] == pytest.approx(result.threshold)
     assert after["thresholds"]["high"] == before["thresholds"]["high"]
     assert after["provenance"]["calibration"]["false_accepts"] == result.false_accepts
+    assert after["provenance"]["calibration"]["description"] == "three noise files"
     assert (toy_copy / "weights.npz").read_bytes() == weights_before
 
     # The detector at the written threshold fires at most the budget on the same audio,
