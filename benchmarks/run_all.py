@@ -39,7 +39,7 @@ def plan(quick: bool) -> tuple[list[list[str]], list[list[str]], list[str]]:
         lane_a = [["accuracy", "--quick", "--no-progress"]]
         lane_b = [["connectome_ablation", "--epochs", "2", "--subset", "400",
                    "--negative-hours", "0.05", "--out-dir", quick_dir, "--no-progress"],
-                  ["personalize", "--quick", "--out", quick_dir, "--no-progress"]]
+                  ["personalize", "--quick", "--out", f"{quick_dir}/personalize.json", "--no-progress"]]
         last = ["cost", "--seconds", "20", "--repeats", "1", "--out", f"{quick_dir}/cost.json"]
         return lane_a, lane_b, last
     lane_a = [["accuracy", "--no-progress"]]
