@@ -20,7 +20,7 @@ COMBINATIONS = ("trained", "add", "multiply", "concat")
 ACTIVATIONS = ("tanh", "relu", "leaky_relu")
 BOUNDS = ("tanh", "sigmoid", "batchnorm")
 KERNEL_SOURCES = ("connectome", "random", "trained")
-CLIP_POOLINGS = ("max", "mean", "softmax")
+CLIP_POOLINGS = ("max", "mean")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:

@@ -127,16 +127,11 @@ def clip_logits(step_logits: Tensor, pooling: str = "max") -> Tensor:
 
     ``max``: the logits of the step where a keyword is most likely (largest keyword log-odds over
     background), so a positive clip needs one confident step and a negative clip is judged by its
-    most keyword-like step. ``mean``: the average over steps. ``softmax``: a smooth maximum,
-    the steps' logits weighted by the softmax over steps of their keyword log-odds, so every step
-    gets a gradient in proportion to how keyword-like it is (with ``max`` only the one argmax
-    step does, which at initialisation is an arbitrary one).
+    most keyword-like step. ``mean``: the average over steps.
     """
     if pooling == "mean":
         return step_logits.mean(dim=1)
     margin = step_logits[..., 1:].max(dim=-1).values - step_logits[..., 0]  # [B, T]
-    if pooling == "softmax":
-        return (torch.softmax(margin, dim=1)[..., None] * step_logits).sum(dim=1)
     best = margin.argmax(dim=1)  # [B]
     # Select the best step with a mask instead of ``gather``: the values are identical, and the
     # gradient is a ``where`` rather than a scatter, which LiteRT cannot run (exported
