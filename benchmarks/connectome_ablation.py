@@ -280,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--subset", type=int, default=None,
                    help="train on a seeded, kind-stratified subset of N clips (quick runs)")
     p.add_argument("--seed", type=int, default=0, help="data, split, training and eval seed")
+    p.add_argument("--train-seed", type=int, default=None,
+                   help="seed of the weight initialisation and batches only (default --seed): "
+                   "another draw of each variant on the same data and evaluation")
     p.add_argument("--negative-hours", type=float, default=None,
                    help="use this many hours of the benchmark negatives (default: all of the "
                    "set benchmarks/common.py builds, >= 2 h)")
@@ -328,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     machine = common.machine_info()
     data_config = DataConfig(phrase=KEYWORD, seed=args.seed,
                              recorded_speech=recorded_speech.available())
-    train_config = TrainConfig(epochs=args.epochs, seed=args.seed,
+    train_seed = args.seed if args.train_seed is None else args.train_seed
+    train_config = TrainConfig(epochs=args.epochs, seed=train_seed,
                                negative_step_weight=args.negative_step_weight,
                                negative_step_start=args.negative_step_start)
     if args.reuse_default and "default" in variants:  # evaluated last: its run may be finishing
@@ -337,7 +341,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     clips = _select_subset(build_dataset(data_config, args.cache_dir), args.subset, args.seed)
     data_s = time.perf_counter() - t0
-    train_set, val_set = clips.split(train_config.val_fraction, train_config.seed)
+    train_set, val_set = clips.split(train_config.val_fraction, args.seed)  # same split for every train seed
     log.info("data: %d clips %s (%d train / %d validation) in %.0f s", len(clips),
              clips.counts(), len(train_set), len(val_set), data_s)
 
@@ -350,6 +354,7 @@ def main(argv: list[str] | None = None) -> int:
             argv if argv is not None else sys.argv[1:]),
         "machine": machine, "machine_line": common.machine_line(machine),
         "settings": {"epochs": args.epochs, "subset": args.subset, "seed": args.seed,
+                     "train_seed": train_seed,
                      "threads": args.threads, "refractory_s": args.refractory_s,
                      "max_latency_s": args.max_latency_s,
                      "negative_hours_requested": args.negative_hours,
