@@ -168,6 +168,13 @@ def false_accepts(neg_scores: list[np.ndarray], negatives: common.NegativeSet, t
     }
 
 
+def raw_scores_path(keyword: str, label: str, *, quick: bool = False) -> Path:
+    """Where a system's raw scores for ``keyword`` are kept (``benchmarks/out/scores``): the
+    per-positive maxima and every negative segment's score trace, threshold-free."""
+    safe = "".join(ch if ch.isalnum() else "_" for ch in label)
+    return common.OUT_DIR / "scores" / ("quick" if quick else "full") / keyword / f"{safe}.npz"
+
+
 def summarise(label: str, info: dict, pos_max: np.ndarray, neg: list[np.ndarray],
               negatives: common.NegativeSet, step_s: float, shipped: float | None,
               args: argparse.Namespace, timing: dict) -> tuple[dict[str, Any], Any]:
@@ -271,10 +278,9 @@ def run_keyword(keyword: str, args: argparse.Namespace,
                                   shipped, args, timing)
         entry["systems"].append(result)
         curves[system["label"]] = curve
-        raw = common.OUT_DIR / "scores" / ("quick" if args.quick else "full") / keyword
-        raw.mkdir(parents=True, exist_ok=True)
-        safe = "".join(ch if ch.isalnum() else "_" for ch in system["label"])
-        np.savez_compressed(raw / f"{safe}.npz", pos_max=pos_max, step_s=step_s,
+        raw = raw_scores_path(keyword, system["label"], quick=args.quick)
+        raw.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(raw, pos_max=pos_max, step_s=step_s,
                             **{f"neg_{i}": s.astype(np.float32) for i, s in enumerate(neg)})
         op = result["operating_points"]["1"]
         log.info("%s / %s: FRR at 1 FA/h %s (%.0f s CPU for %.0f s audio)", keyword,

@@ -271,8 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--variants", default=",".join(VARIANTS),
                    help=f"comma-separated presets (default {','.join(VARIANTS)})")
     p.add_argument("--negative-step-weight", type=float, default=1.0,
-                   help="TrainConfig.negative_step_weight (0: the clip loss only; the default "
-                   "1.0 stayed at chance on 3,000-clip subsets)")
+                   help="TrainConfig.negative_step_weight (0: the clip loss only; default 1.0)")
     p.add_argument("--negative-step-start", type=int, default=4,
                    help="TrainConfig.negative_step_start: first epoch of the every-step loss "
                    "(default 4)")

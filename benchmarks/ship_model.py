@@ -139,8 +139,9 @@ def _at_current_threshold(system: dict, accuracy: dict, threshold: float | None)
     shipped = system.get("shipped_threshold")
     if threshold is None or (shipped and abs(shipped["threshold"] - threshold) < 1e-9):
         return system
-    safe = "".join(ch if ch.isalnum() else "_" for ch in system["label"])
-    raw = REPO / "benchmarks" / "out" / "scores" / "full" / accuracy["keyword"] / f"{safe}.npz"
+    from benchmarks.accuracy import raw_scores_path
+
+    raw = raw_scores_path(accuracy["keyword"], system["label"], quick=accuracy["settings"]["quick"])
     if not raw.is_file():
         print(f"warning: {raw} is missing; the card's shipped-threshold column is left out")
         return {**system, "shipped_threshold": None}

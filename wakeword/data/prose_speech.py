@@ -15,12 +15,12 @@ negatives read Debian licence texts). Sentences that contain the phrase are left
 from __future__ import annotations
 
 import hashlib
+import io
 import itertools
 import json
 import logging
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +29,7 @@ import numpy as np
 from wakeword.data.audio_io import SAMPLE_RATE_HZ
 from wakeword.data.negatives import contains_phrase
 from wakeword.errors import DataError
+from wakeword.eval.atomic import write_bytes_atomic
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +88,9 @@ def prose_streams(minutes: float, *, exclude: Sequence[str] = (), seed: int = 0,
             log.warning("%s: unreadable prose cache (%s); synthesising again", path, exc)
     streams = _synthesize(synth, minutes, exclude, seed, stream_minutes)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp.npz", delete=False) as tmp:
-        np.savez(tmp, **{f"s{i}": s for i, s in enumerate(streams)})
-    os.replace(tmp.name, path)
+    buffer = io.BytesIO()
+    np.savez(buffer, **{f"s{i}": s for i, s in enumerate(streams)})
+    write_bytes_atomic(path, buffer.getvalue())
     return streams
 
 
