@@ -39,7 +39,7 @@ class MissingExtraError(WakewordError):
     """An optional dependency is not installed; the message names the extra to install."""
 
 
-def require(module: str, extra: str):  # noqa: ANN201 - returns a module
+def require(module: str, extra: str):
     """Import ``module`` or raise :class:`MissingExtraError` naming the pip extra."""
     import importlib
 

@@ -86,7 +86,6 @@ def _example(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from device_runtime import Detector, load_manifest
-
     from wakeword.eval.plots import plot_score_trace
 
     model_dir: Path = args.model

@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wakeword.cli.connectome",
     "wakeword.cli.kernels",
     "wakeword.cli.model",
+    "wakeword.cli.data",
     "wakeword.cli.train",
     "wakeword.cli.eval",
     "wakeword.cli.export",

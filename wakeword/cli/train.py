@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 from pathlib import Path
@@ -13,36 +14,34 @@ log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from wakeword.cli.data import add_build_options
+
     p = sub.add_parser(
-        "train", help="train a model for a phrase from synthetic speech (+ your recordings)",
-        description="Synthesise positives (Kokoro voices when available, espeak-ng otherwise), "
-        "near-miss and random-speech negatives, augment them with noise and reverb, and train "
-        "the trained layers of the network; the connectome kernels stay frozen. Writes "
-        "best.pt, last.pt, metrics.json and run.json into --out.")
+        "train", help="train a model for a phrase from synthetic and recorded speech",
+        description="Build (or reuse from the cache) the phrase's training data with the data "
+        "engine (`wakeword data build`: 20,000 synthesised positives, mostly Kokoro voices; "
+        "hours of recorded and synthetic speech, near misses and noise), serve it augmented "
+        "anew every epoch (rooms, noise and speech at -5..20 dB SNR, level, speed), and train "
+        "the trained layers of the network; the connectome kernels stay frozen. Validation uses "
+        "speakers and syntheses never trained on. Writes best.pt, last.pt, metrics.json and "
+        "run.json into --out.")
     p.add_argument("--phrase", required=True, help='the wake phrase, e.g. "computer"')
     p.add_argument("--out", required=True, type=Path, help="run folder (e.g. runs/computer)")
     p.add_argument("--positives", type=Path, action="append", default=[],
-                   help="folder of your own recordings of the phrase (any rate; repeatable)")
+                   help="folder of your own recordings of the phrase (any rate; sub-folders "
+                   "searched; repeatable)")
     p.add_argument("--negatives", type=Path, action="append", default=[],
-                   help="folder of recordings that must NOT trigger (repeatable)")
-    p.add_argument("--tts-dir", type=Path, default=None,
-                   help="Kokoro voice files folder (default: $WAKEWORD_TTS_DIR or ../shared/tts/kokoro)")
-    p.add_argument("--recorded-speech", choices=("auto", "on", "off"), default="auto",
-                   help="add real recorded speech from the Debian packages klettres-data and "
-                   "hedgewars-data as negatives (their training split; see "
-                   "wakeword.data.recorded_speech); auto: when installed (default)")
-    p.add_argument("--max-kokoro", type=int, default=None,
-                   help="Kokoro clips at most (default 1500; about 1.2 clips/s on 2 cores, "
-                   "cached); the rest is espeak-ng")
-    p.add_argument("--n-positives", type=int, default=None, help="synthetic positives")
-    p.add_argument("--n-negatives", type=int, default=None, help="synthetic negatives")
+                   help="folder of recordings that must NOT trigger: speech, your room, TV "
+                   "(sub-folders searched; a manifest.csv with path,speaker,text is used; "
+                   "repeatable)")
     p.add_argument("--preset", default="default",
                    help="network preset (default, random-kernels, trained-kernels, gru, fig4a, fig3, schedule)")
     p.add_argument("--network-config", type=Path, help="JSON of NetworkConfig fields (overrides --preset)")
     p.add_argument("--kernels", type=Path, help="kernel bank .npz (default: the embedded FlyWire bank)")
-    p.add_argument("--epochs", type=int, default=None)
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--learning-rate", type=float, default=None)
+    p.add_argument("--epochs", type=int, default=None, help="passes over the positives (default 30)")
+    p.add_argument("--batch-size", type=int, default=None, help="clips per step (default 64)")
+    p.add_argument("--learning-rate", type=float, default=None,
+                   help="Adam learning rate (default 0.01)")
     p.add_argument("--false-accept-weight", type=float, default=None,
                    help="loss weight of negatives relative to positives (default 1.0; raise it "
                    "to trade misses for fewer false accepts)")
@@ -52,35 +51,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--negative-step-start", type=int, default=None,
                    help="first epoch of that every-step loss (default 4: the clip loss alone "
                    "first; from epoch 0 it can hold the network at chance)")
-    p.add_argument("--no-spec-augment", action="store_true", help="turn SpecAugment masks off")
+    p.add_argument("--spec-augment", action="store_true",
+                   help="SpecAugment: mask a random band of Mel bins and a random span of "
+                   "frames in every training clip")
+    p.add_argument("--negatives-per-positive", type=float, default=None,
+                   help="negative clips served per positive in each epoch (default 1.5)")
+    p.add_argument("--snr", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help="SNR range in dB of the backgrounds mixed into clips (default -5 20)")
     p.add_argument("--seed", type=int, default=0, help="seed for data synthesis and training")
     p.add_argument("--train-seed", type=int, default=None,
                    help="seed for weight initialisation and batches only (default: --seed); "
                    "retry with another value if a run stays at chance")
-    p.add_argument("--cache-dir", type=Path, default=Path(".cache/wakeword"),
-                   help="where synthesised clips are cached by content hash")
     p.add_argument("--resume", action="store_true", help="continue from --out/last.pt")
     p.add_argument("--threads", type=int, default=None,
                    help="torch CPU threads (default: torch's choice; use 1 when running "
                    "several jobs on a small machine)")
+    add_build_options(p)
     p.set_defaults(handler=_train)
 
 
-def _recorded_speech(choice: str) -> bool:
-    from wakeword.data import recorded_speech
-
-    if choice == "auto":
-        found = recorded_speech.available()
-        if not found:
-            log.warning("no recorded speech installed: training on synthetic speech only; "
-                        "`sudo apt-get install klettres-data hedgewars-data` adds real voices "
-                        "as negatives (fewer false accepts on real speech)")
-        return found
-    return choice == "on"
-
-
 def _train(args: argparse.Namespace) -> int:
-    from wakeword.data.dataset import DataConfig
     from wakeword.kernels.bank import KernelBank, load_default_bank
     from wakeword.model.config import NetworkConfig
     from wakeword.model.summary import PRESETS
@@ -106,29 +96,29 @@ def _train(args: argparse.Namespace) -> int:
     net_dict["keywords"] = [phrase]
     network = NetworkConfig.from_dict(net_dict)
     bank = KernelBank.load(args.kernels) if args.kernels else load_default_bank()
-    data_kw = {"phrase": phrase, "seed": args.seed,
-               "user_positive_dirs": tuple(str(p) for p in args.positives),
-               "user_negative_dirs": tuple(str(p) for p in args.negatives),
-               "recorded_speech": _recorded_speech(args.recorded_speech)}
-    if args.max_kokoro is not None:
-        data_kw["max_kokoro_clips"] = args.max_kokoro
-    if args.tts_dir is not None:
-        data_kw["tts_dir"] = str(args.tts_dir)
-    if args.n_positives is not None:
-        data_kw["n_positives"] = args.n_positives
-    if args.n_negatives is not None:
-        data_kw["n_negatives"] = args.n_negatives
-    data = DataConfig(**data_kw)
+    from wakeword.cli.data import build_config
+    from wakeword.data.serve import AugmentConfig
+
+    args.speech = [*args.speech, *args.negatives]
+    data = build_config(args, phrase, args.seed)
+    if args.positives:
+        data = dataclasses.replace(data, positive_dirs=tuple(str(p) for p in args.positives))
+    augment_kw: dict[str, object] = {}
+    if args.negatives_per_positive is not None:
+        augment_kw["negatives_per_positive"] = args.negatives_per_positive
+    if args.snr is not None:
+        augment_kw["snr_db_range"] = tuple(args.snr)
+    augment = AugmentConfig(**augment_kw)
     train_kw = {"seed": args.seed if args.train_seed is None else args.train_seed}
-    if args.no_spec_augment:
-        train_kw["spec_augment"] = False
+    if args.spec_augment:
+        train_kw["spec_augment"] = True
     for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight",
                  "negative_step_weight", "negative_step_start"):
         if getattr(args, name) is not None:
             train_kw[name] = getattr(args, name)
     run = train_phrase(data, network, TrainConfig(**train_kw), args.out,
                        kernels=KernelSource.from_bank(bank), cache_dir=args.cache_dir,
-                       resume=args.resume)
+                       resume=args.resume, augment=augment)
     val = run.result.metrics.get("val", {})
     print(f"phrase          {phrase}")
     print(f"clips           {run.n_train} train / {run.n_val} validation  {run.kinds}")

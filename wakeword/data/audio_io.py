@@ -38,7 +38,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATE_HZ = 16000
-AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg")
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".opus")
 # Container formats soundfile may report for the extensions above. libsndfile also decodes
 # MPEG, so a file of random bytes named ``.flac`` can "decode" as noise; checking the format
 # turns that into an error instead of a clip of garbage.
@@ -111,18 +111,22 @@ def load_audio(path: str | os.PathLike[str], sample_rate_hz: int = SAMPLE_RATE_H
     return out
 
 
-def list_audio_files(folder: str | os.PathLike[str]) -> list[Path]:
-    """The WAV/FLAC/OGG files directly inside ``folder``, in natural order ("2" before "10")."""
+def list_audio_files(folder: str | os.PathLike[str], *, recursive: bool = False) -> list[Path]:
+    """The WAV/FLAC/OGG/Opus files inside ``folder`` (and its sub-folders when ``recursive``),
+    in natural order ("2" before "10") of their paths."""
     folder = Path(folder)
-    files = [p for p in folder.iterdir()
-             if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS]
-    return sorted(files, key=_natural_key)
+    entries = folder.rglob("*") if recursive else folder.iterdir()
+    files = [p for p in entries if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+             and not p.name.startswith(".")]
+    return sorted(files, key=lambda p: _natural_key(p.relative_to(folder)))
 
 
 def load_folder(
-    folder: str | os.PathLike[str], sample_rate_hz: int = SAMPLE_RATE_HZ
+    folder: str | os.PathLike[str], sample_rate_hz: int = SAMPLE_RATE_HZ, *,
+    recursive: bool = False,
 ) -> tuple[list[np.ndarray], list[Path]]:
-    """Load every WAV/FLAC/OGG file directly inside ``folder``.
+    """Load every WAV/FLAC/OGG/Opus file inside ``folder`` (and its sub-folders when
+    ``recursive``).
 
     Unreadable files are skipped with ONE warning listing them all. Returns the clips and their
     paths, in natural file-name order.
@@ -140,13 +144,14 @@ def load_folder(
     if not entries:
         raise DataError(f"{folder}: audio folder is empty; put .wav, .flac or .ogg "
                         "recordings in it")
-    files = list_audio_files(folder)
+    files = list_audio_files(folder, recursive=recursive)
     if not files:
         examples = ", ".join(sorted(p.name for p in entries)[:5])
         raise DataError(
             f"{folder}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) among its "
-            f"{len(entries)} entries (e.g. {examples}); convert the recordings to WAV or FLAC "
-            "or point to the folder that holds them")
+            f"{len(entries)} entries{' (sub-folders searched)' if recursive else ''} (e.g. "
+            f"{examples}); convert the recordings to WAV or FLAC or point to the folder that "
+            "holds them")
     clips: list[np.ndarray] = []
     paths: list[Path] = []
     bad: list[tuple[Path, str]] = []
@@ -201,7 +206,7 @@ def save_wav(path: str | os.PathLike[str], audio: np.ndarray, *,
 
 
 def _natural_key(path: Path) -> tuple[tuple[int, int | str], ...]:
-    parts = re.split(r"(\d+)", path.name.lower())
+    parts = re.split(r"(\d+)", path.as_posix().lower())
     return tuple((0, int(p)) if p.isdigit() else (1, p) for p in parts if p)
 
 

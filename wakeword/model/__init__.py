@@ -4,5 +4,11 @@ from wakeword.model.config import NetworkConfig
 from wakeword.model.network import GRUNetwork, KeywordNetwork, build_network, clip_logits
 from wakeword.model.wakeword_model import WakeWordModel
 
-__all__ = ["NetworkConfig", "KeywordNetwork", "GRUNetwork", "build_network", "clip_logits",
-           "WakeWordModel"]
+__all__ = [
+           "GRUNetwork",
+           "KeywordNetwork",
+           "NetworkConfig",
+           "WakeWordModel",
+           "build_network",
+           "clip_logits",
+]

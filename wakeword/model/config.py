@@ -8,9 +8,9 @@ from typing import Any
 from wakeword.errors import ConfigError
 
 __all__ = [
+    "ACTIVATIONS",
     "ARCHITECTURES",
     "COMBINATIONS",
-    "ACTIVATIONS",
     "KERNEL_SOURCES",
     "NetworkConfig",
 ]

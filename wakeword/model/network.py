@@ -33,8 +33,14 @@ from wakeword.errors import ConfigError
 from wakeword.model.bioconv import BioConv
 from wakeword.model.config import NetworkConfig
 
-__all__ = ["KeywordNetwork", "GRUNetwork", "build_network", "select_kernels", "clip_logits",
-           "negative_step_loss"]
+__all__ = [
+    "GRUNetwork",
+    "KeywordNetwork",
+    "build_network",
+    "clip_logits",
+    "negative_step_loss",
+    "select_kernels",
+]
 
 State = tuple[Tensor, ...]
 

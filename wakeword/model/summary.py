@@ -11,7 +11,7 @@ from wakeword.features.mel import FrontendConfig
 from wakeword.model.config import NetworkConfig
 from wakeword.model.wakeword_model import WakeWordModel
 
-__all__ = ["ModelSummary", "summarize", "PRESETS"]
+__all__ = ["PRESETS", "ModelSummary", "summarize"]
 
 # Named configurations used by the baselines and benchmarks (same trained-parameter budget).
 PRESETS: dict[str, dict[str, Any]] = {

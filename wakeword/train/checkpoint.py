@@ -23,8 +23,14 @@ from wakeword.features.mel import FrontendConfig
 from wakeword.model.config import NetworkConfig
 from wakeword.model.wakeword_model import WakeWordModel
 
-__all__ = ["CHECKPOINT_SCHEMA", "KernelSource", "save_checkpoint", "load_checkpoint",
-           "load_model", "load_scorer"]
+__all__ = [
+    "CHECKPOINT_SCHEMA",
+    "KernelSource",
+    "load_checkpoint",
+    "load_model",
+    "load_scorer",
+    "save_checkpoint",
+]
 
 CHECKPOINT_SCHEMA = 1
 

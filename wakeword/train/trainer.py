@@ -28,9 +28,9 @@ from wakeword.errors import ConfigError, DataError, WakewordError
 from wakeword.model.network import clip_logits, negative_step_loss
 from wakeword.model.wakeword_model import WakeWordModel
 from wakeword.progress import progress
-from wakeword.train.checkpoint import (KernelSource, load_checkpoint, save_checkpoint)
+from wakeword.train.checkpoint import KernelSource, load_checkpoint, save_checkpoint
 
-__all__ = ["TrainConfig", "Trainer", "TrainResult"]
+__all__ = ["TrainConfig", "TrainResult", "Trainer"]
 
 log = logging.getLogger(__name__)
 
@@ -155,22 +155,29 @@ class Trainer:
         cfg = self.config
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        for name, audio, labels in (("train", train_audio, train_labels),
-                                    ("validation", val_audio, val_labels)):
+        # A clip server (wakeword.data.serve.ClipServer) renders new augmented clips every
+        # epoch; plain arrays are featurised once.
+        streaming = hasattr(train_audio, "batches")
+        checks = [("validation", val_audio, val_labels)]
+        if not streaming:
+            checks.insert(0, ("train", train_audio, train_labels))
+        for name, audio, labels in checks:
             if len(audio) == 0 or len(audio) != len(labels):
                 raise DataError(f"the {name} set has {len(audio)} clips and {len(labels)} labels; "
                                 "it needs at least one clip with a label each")
             if not np.isfinite(audio).all():
                 raise DataError(f"the {name} set contains NaN or infinite samples; check the input "
                                 "audio files")
-        if len(np.unique(train_labels)) < 2:
+        if not streaming and len(np.unique(train_labels)) < 2:
             raise DataError("the training set has only one class; it needs positives and negatives")
         torch.manual_seed(cfg.seed)
         gen = torch.Generator().manual_seed(cfg.seed)
         frozen_before = {k: v.clone() for k, v in self.model.frozen_kernels().items()}
         log.info("computing log-Mel features for %d + %d clips", len(train_audio), len(val_audio))
-        train_mel, val_mel = self._features(train_audio), self._features(val_audio)
-        y_train = torch.as_tensor(train_labels, dtype=torch.int64)
+        val_mel = self._features(val_audio)
+        if not streaming:
+            train_mel = self._features(train_audio)
+            y_train = torch.as_tensor(train_labels, dtype=torch.int64)
         y_val = torch.as_tensor(val_labels, dtype=torch.int64)
         params = list(self.model.trained_parameters().values())
         opt_cls = torch.optim.Adam if cfg.optimizer == "adam" else torch.optim.RMSprop
@@ -195,17 +202,15 @@ class Trainer:
         epoch = start_epoch - 1
         for epoch in progress(range(start_epoch, cfg.epochs), desc="training", total=cfg.epochs - start_epoch):
             self.model.train()
-            # batches drawn with replacement (measured to train faster here than epoch shuffles)
-            order = torch.randint(0, len(train_mel), (len(train_mel),), generator=gen)
-            total = 0.0
-            for start in range(0, len(order), cfg.batch_size):
-                idx = order[start : start + cfg.batch_size]
-                mel = train_mel[idx]
+            total, n_seen = 0.0, 0
+            for mel, y_batch in self._epoch_batches(epoch, train_audio if streaming else None,
+                                                    None if streaming else (train_mel, y_train),
+                                                    gen):
                 if cfg.spec_augment:
                     mel = spec_augment(mel, generator=gen, n_freq_masks=1,
                                        freq_mask_width=(0, cfg.freq_mask_bins), n_time_masks=1,
                                        time_mask_width=(0, cfg.time_mask_frames), mask_value=fill)
-                loss = self._loss(mel, y_train[idx], epoch)
+                loss = self._loss(mel, y_batch, epoch)
                 if not torch.isfinite(loss):
                     raise WakewordError(f"the training loss became {float(loss)} at epoch {epoch}; "
                                         "lower --learning-rate")
@@ -213,10 +218,11 @@ class Trainer:
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 5.0)
                 optimizer.step()
-                total += float(loss.detach()) * len(idx)
+                total += float(loss.detach()) * len(y_batch)
+                n_seen += len(y_batch)
             scheduler.step()
             val = self.evaluate(val_mel, y_val)
-            row = {"epoch": epoch, "train_loss": total / len(train_mel),
+            row = {"epoch": epoch, "train_loss": total / max(1, n_seen),
                    **{f"val_{k}": v for k, v in val.items()}}
             history.append(row)
             log.info("epoch %d: train %.4f val %.4f auc %.4f frr@0.5 %.3f far@0.5 %.3f", epoch,
@@ -244,6 +250,22 @@ class Trainer:
         return TrainResult(best_checkpoint=best_path, last_checkpoint=last_path,
                            epochs_run=epoch + 1, best_epoch=best_epoch, metrics=metrics,
                            seconds=time.time() - t0)
+
+    def _epoch_batches(self, epoch: int, server: Any, arrays: tuple[Tensor, Tensor] | None,
+                       gen: torch.Generator) -> Any:
+        """``(mel, labels)`` batches of one epoch: rendered by the clip server (new
+        augmentation every epoch) or drawn with replacement from precomputed features
+        (measured to train faster here than epoch shuffles)."""
+        if server is not None:
+            for audio, labels, _ends in server.batches(epoch, self.config.batch_size):
+                yield self._features(audio), torch.as_tensor(labels, dtype=torch.int64)
+            return
+        assert arrays is not None
+        train_mel, y_train = arrays
+        order = torch.randint(0, len(train_mel), (len(train_mel),), generator=gen)
+        for start in range(0, len(order), self.config.batch_size):
+            idx = order[start : start + self.config.batch_size]
+            yield train_mel[idx], y_train[idx]
 
     def _save(self, path: Path, epoch: int, history: list[dict[str, Any]], optimizer: Any,
               scheduler: Any, gen: torch.Generator, best_loss: float, best_epoch: int,
