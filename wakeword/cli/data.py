@@ -192,9 +192,10 @@ def _clear(args: argparse.Namespace) -> int:
     foreign = [p.name for p in folder.iterdir()
                if p.name not in ours and not p.name.startswith(("prose-", "."))]
     if foreign:
-        raise DataError(f"{folder} holds files the data engine did not write ({', '.join(sorted("
-                        f"foreign)[:5])}); it is not a wakeword cache, so nothing was deleted. "
-                        "Check --cache-dir / WAKEWORD_CACHE_DIR")
+        names = ", ".join(sorted(foreign)[:5])
+        raise DataError(f"{folder} holds files the data engine did not write ({names}); it is "
+                        "not a wakeword cache, so nothing was deleted. Check --cache-dir / "
+                        "WAKEWORD_CACHE_DIR")
     if not args.yes:
         answer = input(f"delete {folder} ({_folder_bytes(folder) / 1e9:.2f} GB)? [y/N] ")
         if answer.strip().lower() not in ("y", "yes"):
