@@ -19,6 +19,7 @@ import json
 import logging
 import os
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,7 +91,8 @@ class Pool:
                 meta = json.loads(str(data["meta"]))
                 pool = cls(audio=data["audio"], offsets=data["offsets"], end=data["end"],
                            **{name: data[name] for name in _FIELDS})
-        except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, json.JSONDecodeError,
+                zipfile.BadZipFile) as exc:
             raise DataError(f"{path}: damaged pool file ({exc})") from exc
         if meta.get("format") != POOL_FORMAT:
             raise DataError(f"{path}: pool format {meta.get('format')}, expected {POOL_FORMAT}")

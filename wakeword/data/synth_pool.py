@@ -126,8 +126,7 @@ def synthesize_to_cache(requests: Sequence[SynthesisRequest], cache: SynthesisCa
         raise ConfigError(f"synthesis requests name {unknown}, but only {sorted(versions)} "
                           "are available")
     started = time.monotonic()
-    todo = [r for r in dict.fromkeys(requests)
-            if not cache.path(r, versions[r.synthesizer]).is_file()]
+    todo = [r for r in dict.fromkeys(requests) if not cache.is_cached(r, versions[r.synthesizer])]
     report = SynthesisReport(requested=len(requests), cached=len(requests) - len(todo))
     if not todo:
         report.seconds = time.monotonic() - started

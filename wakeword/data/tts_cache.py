@@ -62,6 +62,27 @@ class SynthesisCache:
         key = self.key(request, version)
         return self.root / request.synthesizer / key[:2] / f"{key}.wav"
 
+    def is_cached(self, request: SynthesisRequest, version: str) -> bool:
+        """Whether the clip is in the cache and whole. A damaged entry (cut short, or not a
+        WAV file) is deleted with a warning, so it is synthesised again and never used."""
+        path = self.path(request, version)
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(12)
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            logger.warning("%s: unreadable cache entry (%s); synthesising it again", path, exc)
+            return False
+        if (len(head) == 12 and head[:4] == b"RIFF" and head[8:12] == b"WAVE"
+                and int.from_bytes(head[4:8], "little") + 8 == size):
+            return True
+        logger.warning("%s: damaged cache entry (%d bytes, header does not match); deleting "
+                       "it and synthesising it again", path, size)
+        path.unlink(missing_ok=True)
+        return False
+
     def synthesize(self, requests: Sequence[SynthesisRequest],
                    synthesizers: Mapping[str, Synthesizer], *,
                    workers: int = 2) -> tuple[list[np.ndarray], int]:
@@ -81,7 +102,7 @@ class SynthesisCache:
         missing: dict[str, list[int]] = {}
         for index, request in enumerate(requests):
             path = self.path(request, synthesizers[request.synthesizer].version)
-            if path.is_file():
+            if self.is_cached(request, synthesizers[request.synthesizer].version):
                 try:
                     results[index] = load_audio(path)
                     continue
