@@ -29,8 +29,8 @@ from wakeword.errors import ConfigError, DataError
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None,
                                 reason="espeak-ng is not installed (apt-get install espeak-ng)")
 
-TINY = dict(n_positives=6, n_near_miss=4, kokoro_sentences=0, espeak_sentences=3,
-            real_speech=False, noise_minutes=0.2, kokoro_share=0.0)
+TINY = {"n_positives": 6, "n_near_miss": 4, "kokoro_sentences": 0, "espeak_sentences": 3,
+            "real_speech": False, "noise_minutes": 0.2, "kokoro_share": 0.0}
 
 
 @pytest.fixture(autouse=True)
@@ -38,6 +38,16 @@ def no_shared(monkeypatch):
     """Tests never use ../shared: no manifest sentences, no recorded noise."""
     monkeypatch.setattr(engine_mod, "shared_dir", lambda: None)
     monkeypatch.setattr("wakeword.paths.shared_dir", lambda: None)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    """One tiny espeak-ng build shared by the tests that only read it."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(engine_mod, "shared_dir", lambda: None)
+        mp.setattr("wakeword.paths.shared_dir", lambda: None)
+        folder = tmp_path_factory.mktemp("tiny-cache")
+        return build(BuildConfig(phrase="computer", **TINY), folder, workers=2)
 
 
 @pytest.fixture(scope="module")
@@ -105,9 +115,9 @@ def test_speaker_split_is_by_speaker_and_near_the_fraction():
 # ------------------------------------------------------------------------------- builds
 
 
-def test_build_then_cached_build_is_identical_and_synthesises_nothing(tmp_path):
+def test_build_then_cached_build_is_identical_and_synthesises_nothing(tiny):
     cfg = BuildConfig(phrase="computer", **TINY)
-    first = build(cfg, tmp_path, workers=2)
+    first, tmp_path = tiny, tiny.cache_dir
     assert not first.cached
     again = build(cfg, tmp_path, workers=2)
     assert again.cached
@@ -221,8 +231,8 @@ def test_cached_only_build_refuses_to_synthesise(tmp_path):
 # --------------------------------------------------------------------- keyword ends, text
 
 
-def test_keyword_end_matches_the_audio_energy(tmp_path):
-    data = build(BuildConfig(phrase="computer", **TINY), tmp_path)
+def test_keyword_end_matches_the_audio_energy(tiny):
+    data = tiny
     pool = data.pools["positives"]
     for i in range(len(pool)):
         audio, end = pool.clip(i), int(pool.end[i])
@@ -273,10 +283,10 @@ def test_no_homophone_among_the_near_misses(espeak, phrase, homophones):
 # ------------------------------------------------------------------------------- serving
 
 
-def test_augmentation_differs_between_epochs_and_repeats_within_one(tmp_path):
+def test_augmentation_differs_between_epochs_and_repeats_within_one(tiny, tmp_path):
     from wakeword.data.augment import RirBank
 
-    data = build(BuildConfig(phrase="computer", **TINY), tmp_path)
+    data = tiny
     server = ClipServer(data, seed=3, rir_bank=RirBank(seed=0, n_rooms=2, cache_dir=tmp_path))
     item = int(server.positives[0])
     a0, _ = server.render(0, 5, 0, item)
@@ -331,7 +341,7 @@ def test_corpus_without_manifest_is_searched_recursively(tmp_path):
     assert len(read_corpus(corpus, val_fraction=0.0)) == 1
     with pytest.raises(DataError, match="no audio files"):
         load_folder(tmp_path)
-    clips, paths = load_folder(tmp_path, recursive=True)
+    clips, _paths = load_folder(tmp_path, recursive=True)
     assert len(clips) == 1
 
 
@@ -357,3 +367,35 @@ def test_stats_json_from_the_cli(tmp_path, capsys, monkeypatch):
     (tmp_path / "mine.txt").write_text("keep me")
     assert main(["data", "clear", "--cache-dir", str(tmp_path), "--yes"]) == 2
     assert (tmp_path / "mine.txt").read_text() == "keep me"
+
+
+def test_training_on_served_clips_end_to_end(tiny, tmp_path, capsys):
+    """`train_phrase` with the engine: clips served every epoch, validation on held-out
+    syntheses, the data config in run.json, and `wakeword data stats RUN` reads it back."""
+    import torch
+
+    from wakeword.cli.main import main
+    from wakeword.kernels.bank import load_default_bank
+    from wakeword.model.config import NetworkConfig
+    from wakeword.train.checkpoint import KernelSource, load_checkpoint
+    from wakeword.train.pipeline import train_phrase
+    from wakeword.train.trainer import TrainConfig
+
+    torch.set_num_threads(1)
+    config = tiny.config
+    run = train_phrase(config, NetworkConfig(keywords=("computer",)),
+                       TrainConfig(epochs=2, batch_size=8, val_fraction=0.15), tmp_path / "run",
+                       kernels=KernelSource.from_bank(load_default_bank()),
+                       cache_dir=tiny.cache_dir,
+                       augment=AugmentConfig(negatives_per_positive=1.0))
+    assert run.result.epochs_run == 2
+    assert run.kinds["positives"] + run.kinds["val_positives"] == 6
+    report = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert report["data"]["phrase"] == "computer" and report["data_stats"]["positives"] == 6
+    saved = load_checkpoint(run.result.best_checkpoint)
+    assert saved["data"]["augment"]["snr_db_range"] == [-5.0, 20.0]
+    history = saved["metrics"]["history"]
+    assert len(history) >= 1 and np.isfinite(history[0]["train_loss"])
+    assert main(["--no-progress", "data", "stats", str(tmp_path / "run"), "--cache-dir",
+                 str(tiny.cache_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["positives"] == 6

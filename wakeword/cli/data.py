@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import shutil
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -128,18 +129,26 @@ def print_stats(stats: dict[str, Any], as_json: bool) -> None:
           f"{', '.join(stats['real_speech_corpora']) or 'none'}")
 
 
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _build(args: argparse.Namespace) -> int:
     from wakeword.data.engine import build
 
     if args.workers < 1:
         raise ConfigError(f"--workers is {args.workers}; use 1 or more")
     config = build_config(args, args.phrase, args.seed)
+    # a `kill` (SIGTERM) stops the build like Ctrl-C: the time spent is logged, nothing is lost
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         data = build(config, args.cache_dir, workers=args.workers)
     except KeyboardInterrupt:
         print("interrupted: everything made so far is cached; run the same command again to "
               "resume", file=sys.stderr)
         return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     stats = data.stats()
     stats["build_seconds"] = data.build_seconds
     print_stats(stats, args.json)

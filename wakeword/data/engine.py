@@ -85,10 +85,10 @@ class BuildConfig:
     phrase: str
     n_positives: int = 20000
     positive_copies: int = 1
-    kokoro_share: float = 0.85
+    kokoro_share: float = 0.82
     speed_range: tuple[float, float] = (0.7, 1.3)
-    n_near_miss: int = 2000
-    kokoro_sentences: int = 300
+    n_near_miss: int = 1500
+    kokoro_sentences: int = 200
     espeak_sentences: int = 4000
     real_speech: bool = True
     speech_dirs: tuple[str, ...] = ()
@@ -477,11 +477,24 @@ def _record(cache_dir: Path, config: BuildConfig, stage: str, seconds: float,
 
 def build_log(cache_dir: str | os.PathLike[str] | None, config: BuildConfig) -> dict[str, Any]:
     """The stage times recorded for ``config``'s build (empty when none)."""
-    path = _build_log_path(resolve_cache_dir(cache_dir), config)
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        return {}
+    folder = resolve_cache_dir(cache_dir)
+    path = _build_log_path(folder, config)
+    candidates = [path] if path.is_file() else sorted(
+        (folder / "builds").glob(f"{config.norm_phrase.replace(' ', '_')}-*.json"))
+    want = config.to_dict()
+    defaults = {f.name: f.default for f in dataclasses.fields(BuildConfig)
+                if f.default is not dataclasses.MISSING}
+    for candidate in candidates:
+        try:
+            log = json.loads(candidate.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        # a log written before a field existed matches when that field has its default
+        had = log.get("config", {})
+        if all(had.get(k, defaults.get(k)) == (list(v) if isinstance(v, tuple) else v)
+               for k, v in want.items()):
+            return log
+    return {}
 
 
 def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, *,
@@ -517,9 +530,14 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
                             f"build --phrase \"{config.norm_phrase}\"` first")
     for stage in ("positives", "near_miss", "sentences"):
         t0 = time.monotonic()
-        report = synthesize_to_cache(plan[stage], cache, synths.versions,
-                                     tts_dir=config.tts_dir, workers=workers,
-                                     desc=f"synthesising {stage}")
+        try:
+            report = synthesize_to_cache(plan[stage], cache, synths.versions,
+                                         tts_dir=config.tts_dir, workers=workers,
+                                         desc=f"synthesising {stage}")
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM): what was made is cached; its time still counts
+            _record(cache_dir, config, f"synthesis:{stage}", time.monotonic() - t0, 1)
+            raise
         _record(cache_dir, config, f"synthesis:{stage}", time.monotonic() - t0, report.made)
         all_cached &= report.made == 0
         if stage == "positives" and report.failed and \

@@ -136,9 +136,9 @@ def synthesize_to_cache(requests: Sequence[SynthesisRequest], cache: SynthesisCa
     chunks = [todo[i:i + _CHUNK] for i in range(0, len(todo), _CHUNK)]
     context = multiprocessing.get_context("spawn")
     bar = progress(iter(range(len(todo))), desc=desc, total=len(todo))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context,
-                             initializer=_init_worker,
-                             initargs=(tts_dir, str(cache.root))) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                               initializer=_init_worker, initargs=(tts_dir, str(cache.root)))
+    try:
         pending = {pool.submit(_work, c): len(c) for c in chunks[: 2 * workers]}
         next_chunk = len(pending)
         while pending:
@@ -153,6 +153,11 @@ def synthesize_to_cache(requests: Sequence[SynthesisRequest], cache: SynthesisCa
                 if next_chunk < len(chunks):
                     pending[pool.submit(_work, chunks[next_chunk])] = len(chunks[next_chunk])
                     next_chunk += 1
+    except BaseException:
+        # stopped: queued work is dropped, the clips being spoken finish and stay cached
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
     for _ in bar:
         pass
     report.seconds = time.monotonic() - started
