@@ -257,7 +257,9 @@ class Trainer:
         augmentation every epoch) or drawn with replacement from precomputed features
         (measured to train faster here than epoch shuffles)."""
         if server is not None:
-            for audio, labels, _ends in server.batches(epoch, self.config.batch_size):
+            n_batches = -(-len(server) // self.config.batch_size)
+            for audio, labels, _ends in progress(server.batches(epoch, self.config.batch_size),
+                                                 desc=f"epoch {epoch}", total=n_batches):
                 yield self._features(audio), torch.as_tensor(labels, dtype=torch.int64)
             return
         assert arrays is not None
