@@ -15,7 +15,8 @@ from wakeword.errors import CheckpointError, ExportError
 from wakeword.features.mel import FrontendConfig
 from wakeword.model.config import NetworkConfig
 from wakeword.model.wakeword_model import WakeWordModel
-from wakeword.train.checkpoint import KernelSource, save_checkpoint
+from wakeword.train.checkpoint import KernelSource, load_checkpoint, save_checkpoint
+from wakeword.train.checkpoint_format import write_payload
 
 
 @pytest.fixture(scope="module")
@@ -30,13 +31,13 @@ def checkpoint(tmp_path_factory) -> Path:
 
 
 def _edit_checkpoint(src: Path, dst: Path, **changes: object) -> Path:
-    payload = torch.load(src, weights_only=False)
+    payload = load_checkpoint(src)
     for key, value in changes.items():
         if isinstance(value, dict) and isinstance(payload.get(key), dict):
             payload[key] = {**payload[key], **value}
         else:
             payload[key] = value
-    torch.save(payload, dst)
+    write_payload(dst, payload)
     return dst
 
 

@@ -10,6 +10,7 @@ from wakeword.errors import CheckpointError, DataError
 from wakeword.features.mel import FrontendConfig
 from wakeword.model import NetworkConfig, WakeWordModel
 from wakeword.train.checkpoint import KernelSource, load_checkpoint, load_model, save_checkpoint
+from wakeword.train.checkpoint_format import write_payload
 from wakeword.train.trainer import TrainConfig, Trainer
 
 
@@ -122,9 +123,9 @@ def test_corrupt_or_foreign_checkpoints_name_the_problem(tmp_path):
     kernels, path = _bank()
     model = WakeWordModel(FrontendConfig(), NetworkConfig(), kernels, path)
     ckpt = save_checkpoint(tmp_path / "m.pt", model, kernels=KernelSource(kernels=kernels, path=path))
-    payload = torch.load(ckpt, weights_only=False)
+    payload = load_checkpoint(ckpt)
     payload["schema_version"] = 99
-    torch.save(payload, ckpt)
+    write_payload(ckpt, payload)
     with pytest.raises(CheckpointError, match="schema_version is 99"):
         load_checkpoint(ckpt)
 

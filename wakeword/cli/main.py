@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "wakeword.cli.train",
     "wakeword.cli.eval",
     "wakeword.cli.export",
+    "wakeword.cli.checkpoint",
     "device_runtime.cli",
 )
 

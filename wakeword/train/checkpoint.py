@@ -1,15 +1,17 @@
 """Checkpoints: the model's weights plus every configuration needed to rebuild and re-export it.
 
-A checkpoint (``torch.save`` of a plain dict, written atomically) holds ``schema_version``, the
-front-end, network, data and training configs, the kernel bank's kernels, path, fingerprint,
-recipe and attribution (so it is self-contained and its kernels can be checked against the
-bank), the state dict, optimiser state, epoch and metrics.
+A checkpoint (a plain dict, written atomically in the data-only format of
+:mod:`wakeword.train.checkpoint_format`: JSON plus ``.npy`` arrays, never a pickle) holds
+``schema_version``, the front-end, network, data and training configs, the kernel bank's
+kernels, path, fingerprint, recipe and attribution (so it is self-contained and its kernels can
+be checked against the bank), the state dict, optimiser state, epoch and metrics. Loading one
+runs no code from the file; pickled checkpoints of older versions are converted once with
+``wakeword convert-checkpoint`` (see :func:`~wakeword.train.checkpoint_format.convert_pickled`).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ import torch
 
 from wakeword import __version__
 from wakeword.errors import CheckpointError
+from wakeword.train.checkpoint_format import read_payload, write_payload
 from wakeword.features.mel import FrontendConfig
 from wakeword.model.config import NetworkConfig
 from wakeword.model.wakeword_model import WakeWordModel
@@ -68,9 +71,11 @@ def save_checkpoint(path: str | os.PathLike[str], model: WakeWordModel, *, kerne
                     metrics: dict[str, Any] | None = None,
                     optimizer_state: dict[str, Any] | None = None, epoch: int = 0,
                     extra: dict[str, Any] | None = None) -> Path:
-    """Write a checkpoint atomically (temporary file in the same folder, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a checkpoint atomically (temporary file in the same folder, then rename).
+
+    The configs, metrics, optimiser state and ``extra`` must be plain data (numbers, strings,
+    lists, tuples, dicts), numpy arrays or tensors; anything else is a :class:`CheckpointError`.
+    """
     payload = {
         "schema_version": CHECKPOINT_SCHEMA,
         "wakeword_version": __version__,
@@ -85,33 +90,25 @@ def save_checkpoint(path: str | os.PathLike[str], model: WakeWordModel, *, kerne
         "metrics": metrics or {},
         "extra": extra or {},
     }
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_payload(path, payload)
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a checkpoint dict; errors name the file and the fix."""
+    """Read and check a checkpoint dict; errors name the file and the fix.
+
+    Only data is read (no unpickling); a pickled checkpoint of an older wakeword is a
+    :class:`CheckpointError` that says how to convert it.
+    """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint; pass the .pt file written by "
                               "`wakeword train` (e.g. runs/computer/best.pt)")
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for corrupt files
-        raise CheckpointError(f"{path}: cannot be read as a checkpoint ({exc.__class__.__name__}: "
-                              f"{exc}); it may be truncated or not a wakeword checkpoint") from exc
-    if not isinstance(payload, dict) or "schema_version" not in payload:
+    payload = read_payload(path)
+    if "schema_version" not in payload:
         raise CheckpointError(f"{path}: not a wakeword checkpoint (no schema_version)")
     if payload["schema_version"] != CHECKPOINT_SCHEMA:
         raise CheckpointError(
-            f"{path}: schema_version is {payload['schema_version']} but this wakeword reads "
+            f"{path}: schema_version is {payload['schema_version']!r} but this wakeword reads "
             f"{CHECKPOINT_SCHEMA}; use the wakeword version that wrote it "
             f"({payload.get('wakeword_version', 'unknown')}) or retrain")
     return payload
@@ -122,13 +119,22 @@ def model_from_payload(payload: dict[str, Any], where: str = "checkpoint") -> Wa
         frontend = FrontendConfig.from_dict(payload["frontend"])
         network = NetworkConfig.from_dict(payload["network"])
         kernels = KernelSource.from_dict(payload["kernels"])
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CheckpointError(f"{where}: missing or malformed field {exc}; retrain or re-save "
                               "the checkpoint") from exc
-    model = WakeWordModel(frontend, network, kernels.kernels, kernels.path)
+    state = payload.get("state_dict")
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{where}: state_dict is not a mapping of tensors; retrain or "
+                              "re-save the checkpoint")
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not
+                 bool(torch.isfinite(v).all()))
+    if bad:
+        raise CheckpointError(f"{where}: state_dict {bad} hold NaN or infinite values; use an "
+                              "earlier checkpoint or retrain")
     try:
-        model.load_state_dict(payload["state_dict"])
-    except RuntimeError as exc:
+        model = WakeWordModel(frontend, network, kernels.kernels, kernels.path)
+        model.load_state_dict(state)
+    except (RuntimeError, TypeError, ValueError, IndexError) as exc:
         raise CheckpointError(f"{where}: weights do not fit the configured network ({exc})") from exc
     return model.eval()
 
