@@ -399,3 +399,29 @@ def test_training_on_served_clips_end_to_end(tiny, tmp_path, capsys):
     assert main(["--no-progress", "data", "stats", str(tmp_path / "run"), "--cache-dir",
                  str(tiny.cache_dir), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["positives"] == 6
+
+
+def test_opus_roundtrip_keeps_length_and_alignment():
+    from wakeword.data.engine import opus_roundtrip
+
+    rng = np.random.default_rng(0)
+    t = np.arange(16000) / 16000
+    audio = (0.3 * np.sin(2 * np.pi * 300 * t) * (t > 0.5)).astype(np.float32)
+    audio[8000:8400] += 0.2 * rng.standard_normal(400).astype(np.float32)
+    out = opus_roundtrip(audio, 0.8)
+    assert out.shape == audio.shape and out.dtype == np.float32
+    assert not np.array_equal(out, audio)
+    lags = range(-40, 41)
+    corr = [float(np.dot(np.roll(out, -lag), audio)) for lag in lags]
+    assert abs(list(lags)[int(np.argmax(corr))]) <= 2
+    onset = np.flatnonzero(np.abs(out) > 0.05)[0]
+    assert abs(onset - 8000) < 80
+
+
+def test_music_like_is_pitched_and_bounded():
+    from wakeword.data.engine import music_like
+
+    music = music_like(16000 * 5, np.random.default_rng(2))
+    assert music.shape == (80000,) and np.abs(music).max() == pytest.approx(0.5, abs=1e-6)
+    spectrum = np.abs(np.fft.rfft(music))
+    assert spectrum.max() > 20 * np.median(spectrum)  # tonal peaks, not noise

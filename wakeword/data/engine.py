@@ -75,7 +75,11 @@ class BuildConfig:
             ``manifest.csv`` with ``path,speaker,text`` columns is used when present).
         positive_dirs: folders of the user's own recordings of the phrase (recursive); the
             phrase end is where the recording's speech ends.
-        noise_minutes: minutes of noise (recorded noise when found, else generated).
+        noise_minutes: minutes of noise (recorded noise when found, else generated) and
+            music-like sound (chords, melodies, beats; generated).
+        codec_share: share of synthesised clips (positives, near misses, sentences) passed
+            through Ogg/Opus at a low bit rate, as the recorded speech corpora are: a codec's
+            traces must not tell speech from the phrase.
         val_speaker_fraction: share of each speech corpus's speakers held out (never trained
             on) for checkpoint selection and threshold calibration.
         tts_dir: Kokoro folder (None: $WAKEWORD_TTS_DIR, else ../shared/tts/kokoro).
@@ -94,6 +98,7 @@ class BuildConfig:
     speech_dirs: tuple[str, ...] = ()
     positive_dirs: tuple[str, ...] = ()
     noise_minutes: float = 30.0
+    codec_share: float = 0.25
     val_speaker_fraction: float = 0.15
     tts_dir: str | None = None
     seed: int = 0
@@ -112,7 +117,7 @@ class BuildConfig:
         if self.n_positives < self.positive_copies:
             raise ConfigError(f"data.n_positives is {self.n_positives}; use at least "
                               f"positive_copies ({self.positive_copies})")
-        for name in ("kokoro_share", "val_speaker_fraction"):
+        for name in ("kokoro_share", "val_speaker_fraction", "codec_share"):
             value = getattr(self, name)
             if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0 + (name == "kokoro_share"):
                 raise ConfigError(f"data.{name} is {value!r}; use a value in [0, 1]")
@@ -299,9 +304,28 @@ def _hash_split(text: str, fraction: float) -> str:
     return "val" if value / 2**32 < fraction else "train"
 
 
+def opus_roundtrip(audio: np.ndarray, level: float) -> np.ndarray:
+    """``audio`` (16 kHz) encoded as Ogg/Opus at compression ``level`` (0-1, higher = fewer
+    bits) and decoded again; same length, sample-aligned."""
+    import io
+
+    import soundfile as sf
+
+    buffer = io.BytesIO()
+    sf.write(buffer, np.asarray(audio, np.float32), 16000, format="OGG", subtype="OPUS",
+             compression_level=float(level))
+    buffer.seek(0)
+    out, _ = sf.read(buffer, dtype="float32")
+    fixed = np.zeros(audio.size, np.float32)
+    fixed[: min(out.size, audio.size)] = out[: audio.size]
+    return np.clip(fixed, -1.0, 1.0)
+
+
 def _tts_pool(requests: list[SynthesisRequest], cache: Any, versions: dict[str, str],
-              desc: str, *, pre_s: float = 0.05, post_s: float = 0.15) -> Any:
-    """Cached syntheses, trimmed around the spoken phrase; ``end`` is where it ends."""
+              desc: str, *, pre_s: float = 0.05, post_s: float = 0.15,
+              codec_share: float = 0.0) -> Any:
+    """Cached syntheses, trimmed around the spoken phrase; ``end`` is where it ends.
+    ``codec_share`` of them (chosen by hash) go through :func:`opus_roundtrip`."""
     from wakeword.data.audio_io import SAMPLE_RATE_HZ, load_audio
     from wakeword.data.pools import PoolBuilder
     from wakeword.progress import progress
@@ -322,7 +346,11 @@ def _tts_pool(requests: list[SynthesisRequest], cache: Any, versions: dict[str, 
         a = max(0, start - round(pre_s * SAMPLE_RATE_HZ))
         b = min(audio.size, end + round(post_s * SAMPLE_RATE_HZ))
         key = cache.key(request, versions[request.synthesizer])
-        builder.add(audio[a:b], source=request.synthesizer, detail=request.voice,
+        clip = audio[a:b]
+        draw = int(key[8:16], 16) / 16**8
+        if draw < codec_share:
+            clip = opus_roundtrip(clip, 0.6 + 0.4 * draw / max(codec_share, 1e-9))
+        builder.add(clip, source=request.synthesizer, detail=request.voice,
                     text=request.text, speaker=request.voice,
                     split=_hash_split(key, SPLIT_VAL_FRACTION_TTS), end=end - a)
     if missing or silent:
@@ -353,6 +381,49 @@ def _user_positive_pool(corpora: list[Any]) -> Any:
     return builder.build() if len(builder) else Pool.concat([])
 
 
+def music_like(n: int, rng: np.random.Generator, sample_rate_hz: int = 16000) -> np.ndarray:
+    """``n`` samples of generated music-like sound: a chord per bar and a melody note per beat
+    (harmonic tones with decaying partials), and on some pieces a beat (kick and hi-hat).
+    Peak 0.5. Not music anyone would play; enough to teach that sustained pitched sound and
+    rhythm are not speech."""
+    out = np.zeros(n, np.float64)
+    beat = int(sample_rate_hz * 60.0 / rng.uniform(70, 170))
+    root = int(rng.integers(45, 60))
+    scale = np.array([0, 2, 4, 5, 7, 9, 11]) if rng.random() < 0.6 else np.array([0, 2, 3, 5, 7, 8, 10])
+    n_partials = int(rng.integers(2, 8))
+    decay = rng.uniform(0.4, 0.9)
+    drums = rng.random() < 0.6
+
+    def tone(midi: float, length: int, amp: float) -> np.ndarray:
+        t = np.arange(length) / sample_rate_hz
+        f0 = 440.0 * 2 ** ((midi - 69) / 12)
+        wave = sum(decay ** k * np.sin(2 * np.pi * f0 * (k + 1) * t + rng.uniform(0, 6.28))
+                   for k in range(n_partials) if f0 * (k + 1) < sample_rate_hz / 2)
+        env = np.minimum(1.0, t / 0.01) * np.exp(-t * rng.uniform(1.0, 6.0))
+        return amp * wave * env
+
+    for start in range(0, n, beat):
+        length = min(beat * 4, n - start)
+        if (start // beat) % 4 == 0:  # a chord every bar
+            degree = int(rng.integers(7))
+            for step in (0, 2, 4):
+                note = root + scale[(degree + step) % 7] + 12 * ((degree + step) // 7)
+                out[start:start + length] += tone(note, length, 0.15)
+        melody = root + 12 + scale[int(rng.integers(7))]
+        out[start:start + min(beat, n - start)] += tone(melody, min(beat, n - start), 0.25)
+        if drums:
+            k = min(int(0.15 * sample_rate_hz), n - start)
+            t = np.arange(k) / sample_rate_hz
+            if (start // beat) % 2 == 0:
+                out[start:start + k] += 0.5 * np.sin(2 * np.pi * (50 + 80 * np.exp(-t * 30)) * t) \
+                    * np.exp(-t * 20)
+            hat = min(int(0.04 * sample_rate_hz), n - start)
+            out[start:start + hat] += 0.08 * rng.standard_normal(hat) * np.exp(
+                -np.arange(hat) / sample_rate_hz * 80)
+    peak = float(np.abs(out).max())
+    return (out * (0.5 / peak) if peak > 0 else out).astype(np.float32)
+
+
 def _noise_pool(config: BuildConfig) -> Any:
     """Recorded noise (``../shared/data/noise`` when present) cut in 10-s pieces, then
     generated white/pink/brown noise with slow level changes up to ``noise_minutes``."""
@@ -372,7 +443,12 @@ def _noise_pool(config: BuildConfig) -> Any:
                             speaker=path.name)
                 recorded += clip[start:start + piece].size
     rng = np.random.default_rng([config.seed, 0x401])
-    target = int(config.noise_minutes * 60 * SAMPLE_RATE_HZ) - recorded
+    total = int(config.noise_minutes * 60 * SAMPLE_RATE_HZ)
+    music = total // 3
+    for start in range(0, music, piece):
+        builder.add(music_like(min(piece, music - start), rng), source="music",
+                    detail="generated-music", speaker="generated-music")
+    target = total - music - recorded
     index = 0
     while target > 0:
         color = NOISE_COLORS[index % len(NOISE_COLORS)]
@@ -553,7 +629,7 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
         keys = hashlib.sha256("\n".join(cache.key(r, versions[r.synthesizer])
                                         for r in plan[stage]).encode()).hexdigest()
         return {"engine": ENGINE_VERSION, "stage": stage, "requests": keys,
-                "val": SPLIT_VAL_FRACTION_TTS}
+                "val": SPLIT_VAL_FRACTION_TTS, "codec_share": config.codec_share}
 
     def timed(name: str, recipe: dict[str, object], make: Any) -> Any:
         t0 = time.monotonic()
@@ -564,7 +640,8 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
         return pool
 
     pools["positives"] = timed("positives", tts_recipe("positives"),
-                               lambda: _tts_pool(plan["positives"], cache, versions, "positives"))
+                               lambda: _tts_pool(plan["positives"], cache, versions, "positives",
+                                                 codec_share=config.codec_share))
     if not len(pools["positives"]):
         raise DataError(f"data.phrase {config.phrase!r}: no positive clip could be made; check "
                         "the phrase spelling and the synthesizers")
@@ -576,10 +653,11 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
         pools["positives"] = Pool.concat([pools["positives"], timed(
             "user-positives", recipe, lambda: _user_positive_pool(user))])
     pools["near_miss"] = timed("near_miss", tts_recipe("near_miss"),
-                               lambda: _tts_pool(plan["near_miss"], cache, versions, "near misses"))
+                               lambda: _tts_pool(plan["near_miss"], cache, versions, "near misses",
+                                                 codec_share=config.codec_share))
     sentences = timed("sentences", tts_recipe("sentences"),
                       lambda: _tts_pool(plan["sentences"], cache, versions, "sentences",
-                                        post_s=0.3))
+                                        post_s=0.3, codec_share=config.codec_share))
     sentences = Pool(audio=sentences.audio, offsets=sentences.offsets, end=sentences.end,
                      source=np.array([f"{s.replace('-ng', '')}_speech"
                                       for s in sentences.source.tolist()],
@@ -596,7 +674,8 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
                                       lambda c=corpus: read_corpus(
                                           c, val_fraction=config.val_speaker_fraction)))
     pools["speech"] = Pool.concat(speech_parts)
-    pools["noise"] = timed("noise", {"engine": ENGINE_VERSION, "minutes": config.noise_minutes,
+    pools["noise"] = timed("noise", {"engine": ENGINE_VERSION, "music": 1,
+                                     "minutes": config.noise_minutes,
                                      "seed": config.seed,
                                      "shared": str(shared_dir())}, lambda: _noise_pool(config))
     data = TrainingData(config=config, pools=pools, build_seconds=time.monotonic() - started,
