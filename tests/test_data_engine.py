@@ -425,3 +425,17 @@ def test_music_like_is_pitched_and_bounded():
     assert music.shape == (80000,) and np.abs(music).max() == pytest.approx(0.5, abs=1e-6)
     spectrum = np.abs(np.fft.rfft(music))
     assert spectrum.max() > 20 * np.median(spectrum)  # tonal peaks, not noise
+
+
+def test_a_second_phrase_reuses_the_phrase_independent_pools(tiny, tmp_path):
+    """Sentences and noise are built once per machine: another phrase in the same cache packs
+    only its own positives and near misses."""
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny.cache_dir, cache)
+    other = BuildConfig(phrase="hey jarvis", **TINY)
+    data = build(other, cache)
+    stages = engine_mod.build_log(cache, other)["stages"]
+    assert {"pool:positives", "pool:near_miss"} <= set(stages)
+    assert "pool:sentences" not in stages and "pool:noise" not in stages
+    assert _same(data.pools["noise"], tiny.pools["noise"])
+    assert set(data.pools["positives"].text.tolist()) != set(tiny.pools["positives"].text.tolist())
