@@ -439,3 +439,26 @@ def test_a_second_phrase_reuses_the_phrase_independent_pools(tiny, tmp_path):
     assert "pool:sentences" not in stages and "pool:noise" not in stages
     assert _same(data.pools["noise"], tiny.pools["noise"])
     assert set(data.pools["positives"].text.tolist()) != set(tiny.pools["positives"].text.tolist())
+
+
+def test_user_recordings_join_the_positives_with_their_end(tiny, tmp_path):
+    from wakeword.data.audio_io import save_wav
+
+    folder = tmp_path / "mine" / "session1"
+    rng = np.random.default_rng(5)
+    for i in range(2):
+        audio = (0.002 * rng.standard_normal(24000)).astype(np.float32)  # room noise
+        audio[8000:16000] += 0.3 * np.sin(np.arange(8000) * 0.2).astype(np.float32)
+        save_wav(folder / f"take{i}.wav", audio)
+    cache = tmp_path / "cache"
+    shutil.copytree(tiny.cache_dir, cache)
+    config = BuildConfig(phrase="computer", **{**TINY, "positive_dirs": (str(tmp_path / "mine"),)})
+    data = build(config, cache)
+    pool = data.pools["positives"]
+    user = np.flatnonzero(pool.source == "user")
+    assert len(user) == 2 and len(pool) == 8
+    for i in user:
+        clip, end = pool.clip(int(i)), int(pool.end[i])
+        # the tone ends 16000 samples into the file; the clip starts 800 before it starts
+        assert abs(end - (16000 - 8000 + 800)) <= 200
+        assert np.abs(clip[end - 400:end]).max() > 0.2
