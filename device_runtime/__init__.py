@@ -16,6 +16,7 @@ Example::
 """
 
 from device_runtime.audio import Resampler, read_audio, resample, to_float32
+from device_runtime.audio_file import AudioFile, iter_audio
 from device_runtime.backends import Backend, LiteRTBackend, OnnxBackend, open_backend
 from device_runtime.detector import Detector, list_pretrained
 from device_runtime.errors import (
@@ -34,6 +35,7 @@ from device_runtime.stream import FileSource, Listener, Microphone, input_device
 
 __all__ = [
     "AudioError",
+    "AudioFile",
     "Backend",
     "BackendUnavailableError",
     "Detection",
@@ -57,6 +59,7 @@ __all__ = [
     "calibrate",
     "CalibrationResult",
     "input_devices",
+    "iter_audio",
     "iter_chunks",
     "list_pretrained",
     "load_manifest",

@@ -22,12 +22,11 @@ import logging
 import math
 import os
 import wave
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from device_runtime.errors import AudioError, BackendUnavailableError
+from device_runtime.errors import AudioError
 
 __all__ = [
     "ClipMeter",
@@ -268,48 +267,16 @@ def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
 
 
 # -- files ---------------------------------------------------------------------------------------
-def _read_wav(path: Path) -> tuple[np.ndarray, int]:
-    """PCM WAV through the standard library; returns ([frames, channels] float32, rate)."""
-    with wave.open(str(path), "rb") as wf:
-        channels, width, rate = wf.getnchannels(), wf.getsampwidth(), wf.getframerate()
-        raw = wf.readframes(wf.getnframes())
-    if width == 1:
-        data = (np.frombuffer(raw, dtype=np.uint8).astype(np.float32) - 128.0) / 128.0
-    elif width == 2:
-        data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / INT16_SCALE
-    elif width == 3:
-        b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        ints = (b[:, 0] | (b[:, 1] << 8) | (b[:, 2] << 16))
-        ints = np.where(ints >= 1 << 23, ints - (1 << 24), ints)
-        data = ints.astype(np.float32) / float(1 << 23)
-    elif width == 4:
-        data = (np.frombuffer(raw, dtype="<i4").astype(np.float64) / 2.0**31).astype(np.float32)
-    else:
-        raise AudioError(f"{path}: {8 * width}-bit WAV is not supported; use 16-bit PCM")
-    return data.reshape(-1, channels), rate
-
-
-def _read_soundfile(path: Path) -> tuple[np.ndarray, int]:
-    try:
-        import soundfile
-    except ImportError as exc:
-        raise BackendUnavailableError(
-            f"{path}: reading {path.suffix or 'this'} files needs the optional 'soundfile' "
-            "package: pip install soundfile (or convert the file to 16-bit PCM WAV)") from exc
-    try:
-        data, rate = soundfile.read(str(path), dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as exc:
-        raise AudioError(f"{path}: cannot be decoded ({exc}); check the file") from exc
-    return data, int(rate)
-
-
 def read_audio(path: str | os.PathLike[str], sample_rate_hz: int = 16000, *,
-               downmix: bool = False) -> np.ndarray:
+               downmix: bool = False, max_s: float | None = None) -> np.ndarray:
     """Read an audio file as 1-D float32 mono samples at ``sample_rate_hz``.
 
     WAV is read with the standard library; other formats (FLAC, OGG, float WAV) need the
     optional ``soundfile`` package. Audio at another rate is resampled (logged at INFO).
-    Several channels raise :class:`AudioError` unless ``downmix`` averages them.
+    Several channels raise :class:`AudioError` unless ``downmix`` averages them; header rates
+    outside 4-384 kHz, and files longer than ``max_s`` seconds, are an :class:`AudioError`.
+    The file is decoded block by block (:func:`device_runtime.audio_file.iter_audio`, which
+    long files should use directly: its memory does not grow with the file).
 
     Example::
 
@@ -317,32 +284,9 @@ def read_audio(path: str | os.PathLike[str], sample_rate_hz: int = 16000, *,
         >>> x.dtype, x.ndim
         (dtype('float32'), 1)
     """
-    path = Path(path)
-    if not path.is_file():
-        raise AudioError(f"{path}: no such file")
-    if path.suffix.lower() in SOUNDFILE_SUFFIXES:
-        data, rate = _read_soundfile(path)
-    else:
-        try:
-            data, rate = _read_wav(path)
-        except wave.Error as exc:
-            if "unknown format" in str(exc):  # e.g. 32-bit float WAV: soundfile reads it
-                logger.debug("%s: %s; trying soundfile", path, exc)
-                data, rate = _read_soundfile(path)
-            else:
-                raise AudioError(f"{path}: not a readable WAV file ({exc}); pass a PCM WAV, "
-                                 "or FLAC/OGG with soundfile installed") from exc
-        except EOFError as exc:
-            raise AudioError(f"{path}: truncated WAV file ({exc})") from exc
-    if data.shape[0] == 0:
-        raise AudioError(f"{path}: contains no samples")
-    mono = to_mono(data, downmix=downmix, where=str(path))
-    check_finite(mono, where=str(path))
-    if rate != sample_rate_hz:
-        logger.info("%s: resampling %d Hz -> %d Hz (the model's rate)", path, rate,
-                    sample_rate_hz)
-        mono = resample(mono, rate, sample_rate_hz)
-    return np.ascontiguousarray(mono, dtype=np.float32)
+    from device_runtime.audio_file import read_audio as read_blocks
+
+    return read_blocks(path, sample_rate_hz, downmix=downmix, max_s=max_s)
 
 
 def write_wav(path: str | os.PathLike[str], samples: np.ndarray, sample_rate_hz: int) -> None:

@@ -12,21 +12,26 @@ merge) and picks the lowest threshold whose false accepts per hour stay within a
 
 The stream must be long enough to resolve the target: with ``H`` hours, ``floor(target * H)``
 false accepts are allowed, so under ``1 / target`` hours the rule allows none and the threshold
-lands just above the stream's highest score (logged as a warning).
+would land just above the stream's highest score. Such a result is reported (``resolved`` is
+false) but never written: :func:`calibrate` refuses to write it. Audio that is mostly silence
+(less than ``1 / target`` hours of sound above -70 dBFS) cannot be trusted to lower the
+threshold either: it may raise it, never lower it. Files are streamed block by block.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import numbers
 import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
-from device_runtime.audio import read_audio
+from device_runtime.audio_file import iter_audio
 from device_runtime.errors import DeviceRuntimeError
 from device_runtime.manifest import load_manifest, save_manifest
 
@@ -35,6 +40,9 @@ __all__ = ["CalibrationResult", "calibrate", "count_detections", "threshold_for_
 logger = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+#: 10 ms frames quieter than this RMS (-70 dBFS) do not count as sound
+SILENCE_RMS = 10 ** (-70 / 20)
+MAX_FA_PER_HOUR = 3600.0
 #: thresholds are picked from this grid (finer near 1, where wake-word thresholds live)
 GRID = np.unique(np.concatenate([np.arange(0.05, 0.9, 0.01), np.arange(0.9, 0.999, 0.001),
                                  np.arange(0.999, 0.99999, 0.00001)])).round(6)
@@ -91,6 +99,17 @@ def threshold_for_rate(streams: Sequence[np.ndarray], hours: float, target_fa_pe
     return best
 
 
+def _active_samples(block: np.ndarray, sample_rate_hz: int) -> int:
+    """Samples of ``block`` in 10 ms frames louder than :data:`SILENCE_RMS`."""
+    frame = max(1, sample_rate_hz // 100)
+    n = block.size // frame
+    if n == 0:
+        return 0
+    rms = np.sqrt(np.mean(np.square(block[: n * frame].reshape(n, frame), dtype=np.float64),
+                          axis=1))
+    return int(np.count_nonzero(rms >= SILENCE_RMS)) * frame
+
+
 def _audio_files(sources: Iterable[str | os.PathLike[str]]) -> list[Path]:
     files: list[Path] = []
     for source in sources:
@@ -127,8 +146,13 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
     """
     from device_runtime.detector import Detector
 
-    if not fa_per_hour > 0:
-        raise DeviceRuntimeError(f"fa_per_hour is {fa_per_hour}; use a positive rate such as 0.5")
+    if not (isinstance(fa_per_hour, numbers.Real) and 0 < fa_per_hour <= MAX_FA_PER_HOUR):
+        raise DeviceRuntimeError(f"fa_per_hour is {fa_per_hour}; use a positive rate such as 0.5 "
+                                 f"(at most {MAX_FA_PER_HOUR:g})")
+    low, high = float(GRID[0]), float(GRID[-1])
+    if not (isinstance(min_threshold, numbers.Real) and low <= min_threshold <= high):
+        raise DeviceRuntimeError(f"min_threshold is {min_threshold}; use a probability in "
+                                 f"[{low:g}, {high:g}] (default 0.5)")
     model_dir = Path(model_dir)
     manifest = load_manifest(model_dir)
     keyword = keyword or manifest.keywords[0]
@@ -140,32 +164,57 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
     if not files and not arrays:
         raise DeviceRuntimeError("calibrate needs negative audio: give files, folders or arrays")
     column = manifest.class_names.index(keyword)
+    rate = manifest.sample_rate_hz
     streams: list[np.ndarray] = []
-    samples = 0
-    with Detector(model_dir, backend=backend, threshold=1.0, trace_s=None) as det:
+    samples = active = 0
+    current: list[float] = []
+
+    def collect(time_s: float, scores: np.ndarray) -> None:
+        current.append(float(scores[column]))
+
+    with Detector(model_dir, backend=backend, threshold=1.0, on_scores=collect,
+                  trace_s=1.0) as det:
         items: list[Any] = [*files, *arrays]
         iterator = progress(items) if progress is not None else items
         for item in iterator:
             if isinstance(item, Path):
-                signal = read_audio(item, manifest.sample_rate_hz, downmix=True)
+                blocks: Iterable[np.ndarray] = iter_audio(item, rate, downmix=True)
             else:
-                signal = np.asarray(item, dtype=np.float32)
+                blocks = [np.asarray(item, dtype=np.float32).reshape(-1)]
             det.reset()
-            det.process(signal)
-            trace = det.scores
-            streams.append(np.where(trace.ready, trace.smoothed[:, column], 0.0))
-            samples += signal.size
-        refractory_steps = max(1, math.ceil(det.refractory_s * manifest.sample_rate_hz
-                                            / manifest.chunk_samples))
-    hours = samples / manifest.sample_rate_hz / 3600.0
+            current.clear()
+            for block in blocks:  # one continuous stream per file, read block by block
+                det.process(block)
+                samples += block.size
+                active += _active_samples(block, rate)
+            streams.append(np.asarray(current, dtype=np.float32))
+        refractory_steps = max(1, math.ceil(det.refractory_s * rate / manifest.chunk_samples))
+    hours = samples / rate / 3600.0
+    active_hours = active / rate / 3600.0
     grid = GRID[GRID >= min_threshold]
     threshold, count = threshold_for_rate(streams, hours, fa_per_hour, refractory_steps, grid)
     resolved = math.floor(fa_per_hour * hours + 1e-9) >= 1
+    needed_h = 1.0 / fa_per_hour
+    previous = manifest.threshold(keyword)
     if not resolved:
         logger.warning("%s: %.2f h of negative audio cannot resolve %g false accepts per hour "
-                       "(at least %.1f h needed); the threshold is set above every score",
-                       model_dir, hours, fa_per_hour, 1.0 / fa_per_hour)
-    previous = manifest.threshold(keyword)
+                       "(at least %.2f h needed)", model_dir, hours, fa_per_hour, needed_h)
+        if write:
+            raise DeviceRuntimeError(
+                f"{model_dir}: {hours * 60:.1f} min of negative audio is too short to resolve "
+                f"{fa_per_hour:g} false accepts per hour (at least {needed_h:.2f} h needed); "
+                "the manifest was not changed: give more audio, raise --fa-per-hour, or use "
+                "--dry-run to see the figures")
+    elif threshold < previous and active_hours < needed_h:
+        if write:
+            raise DeviceRuntimeError(
+                f"{model_dir}: only {active_hours * 60:.1f} min of the {hours * 60:.1f} min of "
+                f"negative audio is sound (the rest is near silence), less than the "
+                f"{needed_h:.2f} h needed to trust {fa_per_hour:g} false accepts per hour; the "
+                f"threshold would drop {previous:.4f} -> {threshold:.4f}, so the manifest was not "
+                "changed: calibrate on real recordings of speech, TV or the room")
+        logger.warning("%s: mostly silent negative audio; a threshold below %.4f would not be "
+                       "written", model_dir, previous)
     written = False
     if write:
         record = {"keyword": keyword, "target_fa_per_hour": fa_per_hour, "hours": hours,
@@ -176,7 +225,8 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
         if description:
             record["description"] = description
         provenance = dict(manifest.provenance)
-        history = list(provenance.get("calibration_history", []))
+        old_history = provenance.get("calibration_history", [])
+        history = list(old_history) if isinstance(old_history, list) else []
         if "calibration" in provenance:
             history.append(provenance["calibration"])
         provenance["calibration"] = record

@@ -53,6 +53,56 @@ def _thresholds(items: list[tuple[str | None, float]] | None) -> float | dict[st
     return {str(name): value for name, value in items}
 
 
+MAX_BENCH_S = 3600.0
+
+
+def _seconds_arg(limit: float) -> Any:
+    """An argparse type: a finite number of seconds in (0, limit]."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+        if not 0 < value <= limit:  # also refuses nan
+            raise argparse.ArgumentTypeError(f"{text} seconds is outside (0, {limit:g}]")
+        return value
+
+    return parse
+
+
+def _count_arg(low: int, high: int) -> Any:
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{value} is outside [{low}, {high}]")
+        return value
+
+    return parse
+
+
+def _fraction_arg(low: float, high: float, *, open_low: bool = True) -> Any:
+    """An argparse type: a finite number in (low, high] (or [low, high])."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        ok = (low < value <= high) if open_low else (low <= value <= high)
+        if not ok:
+            interval = f"({low:g}, {high:g}]" if open_low else f"[{low:g}, {high:g}]"
+            raise argparse.ArgumentTypeError(f"{text} is outside {interval}")
+        return value
+
+    return parse
+
+
 def _device_arg(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
@@ -84,19 +134,29 @@ def _detector(args: argparse.Namespace, **kwargs: Any) -> Any:
 
 # -- detect ----------------------------------------------------------------------------------------
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from device_runtime.audio import read_audio
+    from device_runtime.audio_file import iter_audio
 
     failed = 0
     report: dict[str, Any] = {"files": []}
-    with _detector(args, trace_s=None) as det:
+    best: dict[str, float] = {}
+
+    def track(time_s: float, scores: np.ndarray) -> None:
+        for i, kw in enumerate(keywords, start=1):
+            best[kw] = max(best.get(kw, 0.0), float(scores[i]))
+
+    with _detector(args, on_scores=track) as det:
+        keywords = det.keywords
         report.update(model=str(args.model_dir), backend=det.backend,
                       thresholds=det.thresholds)
         for path in args.files:
             entry: dict[str, Any] = {"path": str(path)}
-            try:
-                samples = read_audio(path, det.sample_rate_hz, downmix=args.downmix)
-                det.reset()
-                found = det.process(samples)
+            det.reset()
+            best.clear()
+            found, samples = [], 0
+            try:  # block by block: memory does not grow with the file
+                for block in iter_audio(path, det.sample_rate_hz, downmix=args.downmix):
+                    samples += block.size
+                    found.extend(det.process(block))
             except DeviceRuntimeError as exc:
                 failed += 1
                 entry["error"] = str(exc)
@@ -104,18 +164,15 @@ def _cmd_detect(args: argparse.Namespace) -> int:
                     print(f"error: {exc}", file=sys.stderr)
                 report["files"].append(entry)
                 continue
-            trace = det.scores
-            entry["duration_s"] = samples.size / det.sample_rate_hz
+            entry["duration_s"] = samples / det.sample_rate_hz
             entry["detections"] = [asdict(d) for d in found]
-            entry["max_scores"] = {
-                kw: float(np.nanmax(trace.smoothed[:, i + 1])) if trace.ready.any() else None
-                for i, kw in enumerate(det.keywords)}
+            entry["max_scores"] = {kw: best.get(kw) for kw in det.keywords}
             report["files"].append(entry)
             if not args.json:
                 if not found:
-                    best = ", ".join(f"{k} {v:.2f}" for k, v in entry["max_scores"].items()
-                                     if v is not None)
-                    print(f"{path}: no detection (max score {best or 'n/a'})")
+                    shown = ", ".join(f"{k} {v:.2f}" for k, v in entry["max_scores"].items()
+                                      if v is not None)
+                    print(f"{path}: no detection (max score {shown or 'n/a'})")
                 for d in found:
                     print(f"{path}: {d.keyword} at {d.time_s:.2f} s (score {d.score:.3f})")
     if args.json:
@@ -143,7 +200,12 @@ def _cmd_listen(args: argparse.Namespace) -> int:
     from device_runtime.stream import Listener, Microphone, input_devices
 
     if args.list_devices:
-        for d in input_devices():
+        devices = input_devices()
+        if not devices:
+            print("no audio input devices found: connect a microphone, or check that PortAudio "
+                  "can see it (e.g. a running PulseAudio or PipeWire server)", file=sys.stderr)
+            return 1
+        for d in devices:
             print(f"{d['index']:3d}: {d['name']} ({d['channels']} ch, "
                   f"{d['default_sample_rate_hz']:.0f} Hz)")
         return 0
@@ -202,16 +264,19 @@ def bench_backend(model_dir: Path, backend: str, seconds: float, seed: int = 0
     load_s = time.perf_counter() - t0
     rng = np.random.default_rng(seed)
     chunk = det.chunk_samples
+    if not 0 < seconds <= MAX_BENCH_S:
+        raise DeviceRuntimeError(f"seconds is {seconds}; use a duration in (0, {MAX_BENCH_S:g}]")
     n_steps = max(1, int(seconds * det.sample_rate_hz / chunk))
-    audio = (rng.normal(0, 0.01, (n_steps, chunk))).astype(np.float32)
-    for frame in audio[: min(10, n_steps)]:  # warm-up: first calls allocate
+    n_noise = min(n_steps, max(1, int(10 * det.sample_rate_hz / chunk)))  # 10 s, cycled
+    audio = (rng.normal(0, 0.01, (n_noise, chunk))).astype(np.float32)
+    for frame in audio[: min(10, n_noise)]:  # warm-up: first calls allocate
         det.process(frame)
     det.reset()
     latencies = np.empty(n_steps)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     for i in range(n_steps):
         start = time.perf_counter()
-        det.process(audio[i])
+        det.process(audio[i % n_noise])
         latencies[i] = time.perf_counter() - start
     cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
     audio_s = n_steps * chunk / det.sample_rate_hz
@@ -268,7 +333,8 @@ def _cmd_enroll(args: argparse.Namespace) -> int:
     result = enroll(args.model_dir, args.positives, args.negatives, out_dir=args.out,
                     keyword=args.keyword, backend=args.backend, epochs=args.epochs,
                     learning_rate=args.learning_rate,
-                    seed=args.seed, overwrite=args.overwrite, on_epoch=progress)
+                    seed=args.seed, overwrite=args.overwrite,
+                    allow_unrecognised=args.allow_unrecognised, on_epoch=progress)
     if args.json:
         data = asdict(result)
         data.update(out_dir=str(result.out_dir), base_dir=str(result.base_dir),
@@ -325,7 +391,7 @@ def register(subparsers: Any) -> None:
                    help="input device index or name (default: the system's; see "
                    "--list-devices)")
     _add_threshold(p)
-    p.add_argument("--seconds", type=float, default=None,
+    p.add_argument("--seconds", type=_seconds_arg(float("inf")), default=None,
                    help="stop after this many seconds (default: until Ctrl-C)")
     p.add_argument("--once", action="store_true", help="stop after the first detection")
     p.add_argument("--no-meter", dest="meter", action="store_false",
@@ -339,7 +405,8 @@ def register(subparsers: Any) -> None:
                               "(time.process_time) and peak RSS.")
     _add_model_options(p, backends=("both", *BACKEND_CHOICES))
     p.set_defaults(backend="both")
-    p.add_argument("--seconds", type=float, default=60.0, help="audio to stream (default 60)")
+    p.add_argument("--seconds", type=_seconds_arg(MAX_BENCH_S), default=60.0,
+                   help=f"audio to stream, at most {MAX_BENCH_S:g} (default 60)")
     p.add_argument("--json", action="store_true", help="print one JSON report on stdout")
     p.set_defaults(handler=_cmd_bench)
 
@@ -357,11 +424,17 @@ def register(subparsers: Any) -> None:
                    help="the new model folder (must not exist unless --overwrite)")
     p.add_argument("--keyword", default=None, help="the keyword the clips say (multi-keyword "
                    "models)")
-    p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
-    p.add_argument("--learning-rate", type=float, default=None,
+    p.add_argument("--epochs", type=_count_arg(1, 10000), default=30,
+                   help="training epochs (default 30)")
+    p.add_argument("--learning-rate", type=_fraction_arg(0.0, 1.0), default=None,
                    help="Adam step size (default: the manifest's train_step.learning_rate)")
     p.add_argument("--seed", type=int, default=0, help="seed for split and augmentation")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing NEW_DIR")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing NEW_DIR (only a model folder that holds neither "
+                   "MODEL_DIR nor the clips)")
+    p.add_argument("--allow-unrecognised", action="store_true",
+                   help="enrol even when the base model scores the clips near zero (they "
+                   "probably say another phrase)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=_cmd_enroll)
 
@@ -373,11 +446,12 @@ def register(subparsers: Any) -> None:
     _add_model_options(p)
     p.add_argument("--negatives", type=Path, nargs="+", required=True, metavar="PATH",
                    help="audio files or folders (searched recursively) without the keyword")
-    p.add_argument("--fa-per-hour", type=float, default=0.5,
+    p.add_argument("--fa-per-hour", type=_fraction_arg(0.0, 3600.0), default=0.5,
                    help="false accepts per hour to allow (default 0.5)")
     p.add_argument("--keyword", default=None, help="which keyword (multi-keyword models)")
-    p.add_argument("--min-threshold", type=float, default=0.5,
-                   help="never set the threshold below this (default 0.5)")
+    p.add_argument("--min-threshold", type=_fraction_arg(0.05, 0.99999, open_low=False),
+                   default=0.5, help="never set the threshold below this, in [0.05, 0.99999] "
+                   "(default 0.5)")
     p.add_argument("--dry-run", action="store_true", help="report, do not write the manifest")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(handler=_cmd_calibrate)

@@ -26,11 +26,12 @@ from zipfile import BadZipFile
 
 import numpy as np
 
-from device_runtime.audio import ClipMeter, read_audio, to_float32
+from device_runtime.audio import ClipMeter, to_float32
+from device_runtime.audio_file import iter_audio
 from device_runtime.backends import BACKEND_CHOICES, Backend, open_backend, resolve_backend
 from device_runtime.errors import DeviceRuntimeError, ModelError
 from device_runtime.events import Detection, ScoreTrace
-from device_runtime.manifest import Manifest, check_sidecar, load_manifest
+from device_runtime.manifest import Manifest, check_sidecar, load_manifest, model_file
 
 __all__ = ["DEFAULT_TRACE_S", "MODELS_DIR", "Detector", "list_pretrained", "load_weights"]
 
@@ -59,7 +60,7 @@ def load_weights(model_dir: str | os.PathLike[str], manifest: Manifest) -> dict[
     specs = manifest.weight_inputs
     if not specs:
         return {}
-    path = Path(model_dir) / manifest.weights_file
+    path = model_file(model_dir, manifest.weights_file, field_name="weights_file")
     if not path.is_file():
         raise ModelError(f"{path}: missing; the graph takes its trained weights "
                          f"{[s.name for s in specs]} from this file: re-export the model")
@@ -78,6 +79,14 @@ def load_weights(model_dir: str | os.PathLike[str], manifest: Manifest) -> dict[
         if tuple(value.shape) != spec.shape:
             raise ModelError(f"{path}: {spec.name} has shape {list(value.shape)} but the "
                              f"manifest input expects {list(spec.shape)}; re-export the model")
+        if value.dtype.kind not in "biuf":
+            raise ModelError(f"{path}: {spec.name} holds {value.dtype} values, expected "
+                             f"{spec.dtype} numbers; re-export the model")
+        if value.dtype.kind == "f" and not np.isfinite(value).all():
+            bad = int(np.count_nonzero(~np.isfinite(value)))
+            raise ModelError(f"{path}: {spec.name} holds {bad} NaN or infinite value(s) of "
+                             f"{value.size}; the weights are damaged: re-export the model or "
+                             "restore weights.npz")
         weights[spec.name] = np.ascontiguousarray(value, dtype=np.dtype(spec.dtype))
     return weights
 
@@ -185,8 +194,9 @@ class Detector:
         self.on_scores = on_scores
         fmt = resolve_backend(backend, manifest.graphs, where=str(self.model_dir))
         self._weights = load_weights(self.model_dir, manifest)
+        graph = model_file(self.model_dir, manifest.graphs[fmt], field_name=f"graphs.{fmt}")
         self._backend: Backend = open_backend(
-            fmt, self.model_dir / manifest.graphs[fmt], inputs=manifest.inputs,
+            fmt, graph, inputs=manifest.inputs,
             n_outputs=len(manifest.outputs), num_threads=num_threads)
         self.backend = fmt
         logger.debug("%s: %s backend, chunk %d samples", self.model_dir, fmt,
@@ -373,11 +383,18 @@ class Detector:
     def process_file(self, path: str | os.PathLike[str], *, downmix: bool = False) -> list[Detection]:
         """Reset, then replay an audio file through :meth:`process`; times are from the file's
         start. Other sample rates are resampled; a final partial chunk is not scored, as in a
-        stream. The file's scores are then in :attr:`scores`."""
+        stream. The file is read block by block (memory does not grow with its length); its
+        scores are then in :attr:`scores` (the last ``trace_s`` seconds of them). A file that
+        cannot be opened leaves the detector unchanged; an error later in the file (a NaN
+        block) leaves it with the audio before the error."""
         self._check_open()
-        samples = read_audio(path, self.sample_rate_hz, downmix=downmix)
+        blocks = iter_audio(path, self.sample_rate_hz, downmix=downmix)
+        first = next(blocks)  # header and first block checked before the reset
         self.reset()
-        return self.process(samples)
+        found = self.process(first)
+        for block in blocks:
+            found.extend(self.process(block))
+        return found
 
     def _run_step(self, frame: np.ndarray, found: list[Detection]) -> None:
         inputs = []
@@ -394,6 +411,10 @@ class Detector:
             self._states[str(name)] = np.asarray(outputs[index], dtype=np.dtype(spec.dtype)) \
                 .reshape(spec.shape)
         raw = np.asarray(outputs[self._score_index], dtype=np.float32).reshape(-1)
+        if not np.isfinite(raw).all():
+            raise ModelError(f"{self.model_dir}: the model produced non-finite scores "
+                             f"({raw.tolist()}) at step {self._step}; its graph or weights are "
+                             "damaged: re-export the model (no detection was reported)")
         step = self._step
         self._step += 1
         time_s = self._step * self._chunk / self.sample_rate_hz
@@ -411,7 +432,7 @@ class Detector:
         for index, keyword in enumerate(self.keywords, start=1):
             score = float(smoothed[index])
             limit = self.thresholds[keyword]
-            if score < limit:
+            if not score >= limit:  # NaN never detects
                 continue
             last = self._last_fire.get(keyword)
             if last is not None and (step - last) * self._chunk < self._refractory_samples:

@@ -23,9 +23,11 @@ How :func:`enroll` works:
    (reset per clip, score = the keyword's smoothed probability, max over steps) for the
    original and the new weights. The new model is *accepted* when the held-out positives'
    mean score did not drop and no more held-out negatives reach the threshold.
-5. Output: the new folder is built in a temporary folder beside ``out_dir`` and renamed into
-   place; the original is only read. An existing ``out_dir`` is refused unless
-   ``overwrite=True``. The manifest's ``provenance["enrollment"]`` records the base model,
+5. Output: the new folder is built in a temporary folder beside ``out_dir`` and swapped into
+   place atomically (:mod:`device_runtime.folders`); the original is only read. An existing
+   ``out_dir`` is refused unless ``overwrite=True``, and even then it is only replaced when it
+   is itself a model folder that holds neither the base model nor the clips. Temporary folders
+   of a killed run are removed by the next one; files get the user's umask. The manifest's ``provenance["enrollment"]`` records the base model,
    data counts, scores and ``accepted``; when validation got worse it says so and the
    detector warns on loading it, so the original stays the default.
 """
@@ -35,25 +37,28 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
+from zipfile import BadZipFile
 
 import numpy as np
 
-from device_runtime.audio import SOUNDFILE_SUFFIXES, read_audio
+from device_runtime.audio import SOUNDFILE_SUFFIXES
+from device_runtime.audio_file import iter_audio, read_audio
 from device_runtime.backends import open_backend, resolve_backend
 from device_runtime.detector import Detector, load_weights
 from device_runtime.errors import AudioError, BackendUnavailableError, EnrollmentError, ModelError
+from device_runtime.folders import apply_umask, check_target, make_temp_dir, swap_into_place
 from device_runtime.manifest import (
     MANIFEST_NAME,
     NEGATIVES_NAME,
     Manifest,
     TensorSpec,
     load_manifest,
+    model_file,
     save_manifest,
 )
 
@@ -63,6 +68,11 @@ logger = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".wave", *SOUNDFILE_SUFFIXES)
 MIN_POSITIVES = 3
+#: a keyword recording longer than this is refused (skipped with the reason)
+MAX_CLIP_S = 30.0
+#: when the base model's median score on the recordings is below this, they are most likely
+#: of another phrase, and enrolment refuses (unless ``allow_unrecognised``)
+MIN_BASE_SCORE = 0.05
 
 
 @dataclass(frozen=True)
@@ -136,15 +146,16 @@ def prepare_clip(samples: np.ndarray, clip_samples: int, sample_rate_hz: int, *,
 
 
 def _load_positives(folder: Path, manifest: Manifest, clip_samples: int, tail_s: float
-                    ) -> tuple[list[np.ndarray], list[str]]:
+                    ) -> tuple[list[np.ndarray], list[str], list[np.ndarray]]:
+    """Training clips, skipped files ("file: reason") and the whole usable recordings."""
     if not folder.is_dir():
         raise EnrollmentError(f"{folder}: positives folder does not exist; pass a folder of "
                               "WAV recordings of the keyword")
-    clips, skipped = [], []
+    clips, skipped, recordings = [], [], []
     rate = manifest.sample_rate_hz
     for path in _audio_files(folder):
         try:
-            samples = read_audio(path, rate, downmix=True)
+            samples = read_audio(path, rate, downmix=True, max_s=MAX_CLIP_S)
         except (AudioError, BackendUnavailableError) as exc:
             skipped.append(f"{path}: {exc}")
             continue
@@ -155,7 +166,8 @@ def _load_positives(folder: Path, manifest: Manifest, clip_samples: int, tail_s:
             skipped.append(f"{path}: silent (peak {peak:.1e})")
         else:
             clips.append(prepare_clip(samples, clip_samples, rate, tail_s=tail_s))
-    return clips, skipped
+            recordings.append(samples)
+    return clips, skipped, recordings
 
 
 def _load_negative_windows(folder: Path, manifest: Manifest, clip_samples: int,
@@ -163,9 +175,16 @@ def _load_negative_windows(folder: Path, manifest: Manifest, clip_samples: int,
     if not folder.is_dir():
         raise EnrollmentError(f"{folder}: negatives folder does not exist")
     clips, skipped = [], []
+    wanted = per_file * clip_samples  # only the start of a long file is read
     for path in _audio_files(folder):
         try:
-            samples = read_audio(path, manifest.sample_rate_hz, downmix=True)
+            pieces, size = [], 0
+            for block in iter_audio(path, manifest.sample_rate_hz, downmix=True):
+                pieces.append(block)
+                size += block.size
+                if size >= wanted:
+                    break
+            samples = np.concatenate(pieces)[:wanted]
         except (AudioError, BackendUnavailableError) as exc:
             skipped.append(f"{path}: {exc}")
             continue
@@ -200,18 +219,21 @@ def _generated_negatives(rng: np.random.Generator, count: int, clip_samples: int
 
 
 def _stored_negatives(model_dir: Path, clip_samples: int) -> list[np.ndarray]:
-    path = model_dir / NEGATIVES_NAME
+    path = model_file(model_dir, NEGATIVES_NAME, field_name="negatives")
     if not path.is_file():
         return []
     try:
         with np.load(path, allow_pickle=False) as data:
             audio = np.asarray(data["audio"], dtype=np.float32)
-    except (KeyError, ValueError, OSError) as exc:
+    except (KeyError, ValueError, OSError, EOFError, BadZipFile) as exc:
         raise ModelError(f"{path}: expected an array 'audio' [n, {clip_samples}] ({exc}); "
                          "re-export the model") from exc
     if audio.ndim != 2 or audio.shape[1] != clip_samples:
         raise ModelError(f"{path}: 'audio' has shape {list(audio.shape)}, expected "
                          f"[n, {clip_samples}]; re-export the model")
+    if not np.isfinite(audio).all():
+        raise ModelError(f"{path}: 'audio' holds NaN or infinite samples; re-export the model "
+                         f"(or delete {NEGATIVES_NAME} to enrol without stored negatives)")
     return list(audio)
 
 
@@ -252,6 +274,25 @@ def _evaluate(model_dir: Path, backend: str, keyword: str, positives: Sequence[n
             int((neg >= threshold).sum()), threshold)
 
 
+def _check_phrase(model_dir: Path, backend: str, keyword: str, recordings: Sequence[np.ndarray],
+                  positives_dir: str | os.PathLike[str], allow: bool) -> None:
+    """Refuse recordings the base model scores near zero: most likely another phrase."""
+    with Detector(model_dir, backend=backend, trace_s=None) as det:
+        scores = _clip_scores(det, recordings, det.class_names.index(keyword))
+    median = float(np.median(scores))
+    if median >= MIN_BASE_SCORE:
+        return
+    message = (f"{positives_dir}: the base model scores these recordings near zero (median "
+               f"{median:.3f}, max {float(scores.max()):.3f} for {keyword!r}); they most likely "
+               f"say another phrase, and fine-tuning on them would teach the model a new word "
+               "from a few clips and miss the real one")
+    logger.warning("%s", message)
+    if not allow:
+        raise EnrollmentError(f"{message}. Record clips of {keyword!r}, or pass "
+                              "allow_unrecognised=True (CLI: --allow-unrecognised) if the base "
+                              "model just hears your voice badly")
+
+
 # -- training ------------------------------------------------------------------------------------
 class _Adam:
     def __init__(self, params: dict[str, np.ndarray], lr: float, beta1: float = 0.9,
@@ -284,15 +325,14 @@ def _augment(clip: np.ndarray, rng: np.random.Generator, max_shift: int) -> np.n
     return out
 
 
-def _prepare_out_dir(out_dir: Path, model_dir: Path, overwrite: bool) -> None:
+def _prepare_out_dir(out_dir: Path, model_dir: Path, overwrite: bool,
+                     inputs: Sequence[Path]) -> Path:
     if out_dir.resolve() == model_dir.resolve():
         raise EnrollmentError(f"{out_dir}: is the original model folder; enrollment never "
                               "modifies it, choose a new --out folder")
-    if out_dir.exists() and not overwrite:
-        raise EnrollmentError(f"{out_dir}: already exists; choose a new folder or pass "
-                              "overwrite=True (CLI: --overwrite) to replace it")
-    if not out_dir.parent.is_dir():
-        raise EnrollmentError(f"{out_dir.parent}: the parent folder of out_dir does not exist")
+    return check_target(out_dir, overwrite=overwrite, keep=[model_dir, *inputs],
+                        what="model folder", flag="--overwrite (overwrite=True)",
+                        error=EnrollmentError)
 
 
 def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[str],
@@ -300,7 +340,7 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
            out_dir: str | os.PathLike[str], keyword: str | None = None, backend: str = "auto",
            epochs: int = 30, learning_rate: float | None = None, l2_to_base: float = 0.01,
            val_fraction: float = 0.25, generated_negatives: int = 48, tail_s: float = 0.1,
-           seed: int = 0, overwrite: bool = False,
+           seed: int = 0, overwrite: bool = False, allow_unrecognised: bool = False,
            on_epoch: Callable[[int, float], None] | None = None) -> EnrollResult:
     """Fine-tune a model folder's weights on the user's recordings; write a new folder.
 
@@ -319,6 +359,10 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
             again, differently seeded, for validation).
         tail_s: where the keyword ends, before the end of each clip.
         seed: seeds the split, the augmentation and the generated negatives.
+        overwrite: replace an existing ``out_dir`` (only a model folder holding none of the
+            inputs).
+        allow_unrecognised: enrol even when the base model scores the recordings near zero
+            (median below :data:`MIN_BASE_SCORE`), which usually means they say another phrase.
         on_epoch: optional callback ``(epoch, mean_loss)``.
 
     Returns the :class:`EnrollResult`; check ``accepted`` before switching to the new model.
@@ -344,19 +388,23 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
     if epochs < 1 or not 0 < val_fraction < 1 or not learning_rate > 0:
         raise EnrollmentError(f"epochs ({epochs}) must be >= 1, val_fraction ({val_fraction}) "
                               f"in (0, 1) and learning_rate ({learning_rate}) positive")
-    _prepare_out_dir(out_dir, model_dir, overwrite)
+    clip_folders = [Path(positives_dir)] + ([] if negatives_dir is None else [Path(negatives_dir)])
+    _prepare_out_dir(out_dir, model_dir, overwrite, clip_folders)
     label = float(manifest.class_names.index(keyword))
     clip_samples, batch = spec.clip_samples, spec.batch_size
     rng = np.random.default_rng(seed)
 
     # data
-    positives, skipped = _load_positives(Path(positives_dir), manifest, clip_samples, tail_s)
+    positives, skipped, recordings = _load_positives(Path(positives_dir), manifest,
+                                                     clip_samples, tail_s)
     if len(positives) < MIN_POSITIVES:
         detail = ("; skipped: " + "; ".join(skipped)) if skipped else ""
         raise EnrollmentError(
             f"{positives_dir}: {len(positives)} usable keyword clip(s), need at least "
             f"{MIN_POSITIVES} (some are held out to check the result){detail}. Record a few "
             f"more clips of {keyword!r} as WAV files")
+    _check_phrase(model_dir, backend, keyword, recordings, positives_dir, allow_unrecognised)
+    del recordings
     train_pos, val_pos = _split(positives, val_fraction, rng, minimum=1)
     user_neg: list[np.ndarray] = []
     if negatives_dir is not None:
@@ -386,7 +434,8 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
     inputs = ([TensorSpec(name=n, shape=base[n].shape, role="weight") for n in spec.weight_names]
               + [TensorSpec(name="audio", shape=(batch, clip_samples), role="audio"),
                  TensorSpec(name="labels", shape=(batch,), role="state")])
-    step_graph = open_backend(fmt, model_dir / spec.graphs[fmt], inputs=inputs,
+    graph = model_file(model_dir, spec.graphs[fmt], field_name=f"train_step.graphs.{fmt}")
+    step_graph = open_backend(fmt, graph, inputs=inputs,
                               n_outputs=1 + len(spec.weight_names), by_name=False)
     logger.info("enrolling %r: %d+%d positive, %d+%d negative clips, %s backend", keyword,
                 len(train_pos), len(val_pos), len(train_neg), len(val_neg), fmt)
@@ -426,7 +475,7 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
 
     # build the new folder next to out_dir, validate it, then move it into place
     before = _evaluate(model_dir, backend, keyword, val_pos, val_neg)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".tmp", dir=out_dir.parent))
+    tmp = make_temp_dir(out_dir)
     try:
         _copy_model(model_dir, tmp, skip={manifest.weights_file, MANIFEST_NAME})
         new_weights = dict(weights)
@@ -459,7 +508,9 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
                      "default"),
         })
         save_manifest(replace(new_manifest, provenance=provenance), tmp)
-        _move_into_place(tmp, out_dir, overwrite)
+        apply_umask(tmp)
+        _prepare_out_dir(out_dir, model_dir, overwrite, clip_folders)  # again: time has passed
+        swap_into_place(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -476,25 +527,14 @@ def enroll(model_dir: str | os.PathLike[str], positives_dir: str | os.PathLike[s
 
 
 def _copy_model(src: Path, dst: Path, skip: set[str]) -> None:
+    """Copy the model folder's files and folders; symbolic links are not followed (the
+    folder's own files are all a model needs)."""
     for item in src.iterdir():
         if item.name in skip:
             continue
-        if item.is_dir():
-            shutil.copytree(item, dst / item.name)
+        if item.is_symlink():
+            logger.warning("%s: symbolic link not copied into the enrolled model", item)
+        elif item.is_dir():
+            shutil.copytree(item, dst / item.name, symlinks=True)
         else:
             shutil.copy2(item, dst / item.name)
-
-
-def _move_into_place(tmp: Path, out_dir: Path, overwrite: bool) -> None:
-    """Rename ``tmp`` to ``out_dir``; an existing ``out_dir`` (only with ``overwrite``) is
-    first renamed aside, then deleted, so ``out_dir`` is never half-written."""
-    if out_dir.exists():
-        if not overwrite:
-            raise EnrollmentError(f"{out_dir}: appeared while enrolling; not overwritten")
-        aside = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old",
-                                      dir=out_dir.parent))
-        os.replace(out_dir, aside / out_dir.name)
-        os.replace(tmp, out_dir)
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.replace(tmp, out_dir)

@@ -34,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from device_runtime.audio import Resampler, read_audio, to_float32
+from device_runtime.audio import Resampler, to_float32
+from device_runtime.audio_file import iter_audio
 from device_runtime.detector import Detector
 from device_runtime.errors import BackendUnavailableError, MicrophoneError
 from device_runtime.events import Detection
@@ -310,15 +311,26 @@ class FileSource:
 
     def __iter__(self) -> Iterator[np.ndarray]:
         self._stopped.clear()
-        samples = read_audio(self.path, self.sample_rate_hz, downmix=self.downmix)
         start = time.monotonic()
-        for i in range(0, samples.size, self.block_samples):
-            if self._stopped.is_set():
-                return
-            if self.realtime:
-                due = start + i / self.sample_rate_hz
-                time.sleep(max(0.0, due - time.monotonic()))
-            yield samples[i:i + self.block_samples]
+        sent = 0
+        pending = np.zeros(0, dtype=np.float32)
+        size = self.block_samples
+        for samples in iter_audio(self.path, self.sample_rate_hz, downmix=self.downmix):
+            pending = np.concatenate([pending, samples]) if pending.size else samples
+            while pending.size >= size:
+                if self._stopped.is_set():
+                    return
+                self._pace(start, sent)
+                yield pending[:size]
+                pending = pending[size:]
+                sent += size
+        if pending.size and not self._stopped.is_set():
+            self._pace(start, sent)
+            yield pending
+
+    def _pace(self, start: float, sent: int) -> None:
+        if self.realtime:
+            time.sleep(max(0.0, start + sent / self.sample_rate_hz - time.monotonic()))
 
 
 def iter_chunks(source: Iterable[Any] | np.ndarray | bytes, chunk_samples: int | None = None

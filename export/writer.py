@@ -12,9 +12,11 @@ The folder (layout and call convention: :mod:`device_runtime.manifest`)::
 
 Everything is built in a temporary folder next to ``out_dir`` and checked (parity of every
 graph against PyTorch, manifest round trip) before one rename moves it into place. A failure
-removes the temporary folder, so nothing partial is ever left. An existing ``out_dir`` is kept
-unless ``overwrite=True``; then it is renamed aside, the new folder is moved in and the old one
-deleted (on a failed move the old folder is put back).
+removes the temporary folder, so nothing partial is ever left; temporary folders of a killed
+export are removed by the next export to the same place. An existing ``out_dir`` is kept unless
+``overwrite=True``, and even then it is only replaced when it is itself a model folder (it holds
+a ``manifest.json``) that does not contain the checkpoint; the new folder is swapped in
+atomically and the old one deleted (:mod:`device_runtime.folders`). Files get the user's umask.
 """
 
 from __future__ import annotations
@@ -22,15 +24,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from device_runtime.errors import ModelError
+from device_runtime.folders import apply_umask, check_target, make_temp_dir, swap_into_place
 from device_runtime.manifest import (
     FORMATS,
     SIDECAR_NAME,
@@ -102,40 +103,8 @@ def _load(checkpoint_or_model: Any) -> tuple[WakeWordModel, dict[str, Any] | Non
     return model, payload, path
 
 
-def _umask() -> int:
-    try:  # Linux: read it without the set-and-restore dance of os.umask
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
-
-
-def _make_readable(folder: Path) -> None:
-    """mkdtemp/mkstemp create 0700/0600 entries; give the folder the usual permissions."""
-    mask = _umask()
-    folder.chmod(0o777 & ~mask)
-    for path in folder.iterdir():
-        path.chmod(0o666 & ~mask)
-
-
 def _sizes(folder: Path) -> dict[str, int]:
     return {p.name: p.stat().st_size for p in sorted(folder.iterdir()) if p.is_file()}
-
-
-def _move_into_place(tmp: Path, out_dir: Path) -> None:
-    if out_dir.exists():
-        old = out_dir.parent / f".{out_dir.name}.old-{uuid.uuid4().hex[:8]}"
-        os.rename(out_dir, old)
-        try:
-            os.rename(tmp, out_dir)
-        except BaseException:
-            os.rename(old, out_dir)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, out_dir)
 
 
 def _write_formats(source: Any, stem: str, formats: tuple[str, ...], tmp: Path,
@@ -247,27 +216,27 @@ def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
     if not tolerance >= 0:
         raise ExportError(f"tolerance is {tolerance}; use a non-negative number (default 1e-4)")
     out_dir = Path(out_dir).absolute()
-    if out_dir.exists() and not overwrite:
-        raise ExportError(f"{out_dir}: already exists; choose another --out or pass --force "
-                          "(overwrite=True) to replace it")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ExportError(f"{out_dir}: exists and is not a folder; remove it or choose another "
-                          "--out")
+    keep = [checkpoint_or_model] if isinstance(checkpoint_or_model, (str, os.PathLike)) else []
+    if not out_dir.parent.exists():
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+    check_target(out_dir, overwrite=overwrite, keep=keep, what="model folder",
+                 flag="--force (overwrite=True)", error=ExportError)
     model, payload, source = _load(checkpoint_or_model)
     parity_source = "given audio" if parity_audio is not None else \
         "synthetic speech-like bursts (export.spec.parity_signal, seed 0)"
     spec = build_spec(model, payload, source=source, name=name, version=version,
                       quantize=quant, formats=fmts, calibration_audio=parity_audio)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.export-", dir=out_dir.parent))
+    tmp = make_temp_dir(out_dir)
     try:
         report = _build(spec, tmp, fmts, train_step, train_batch_size, train_clip_s,
                         parity_audio, tolerance, parity_source)
         report["files"] = _sizes(tmp)
         report["seconds"] = time.perf_counter() - t_start
         write_json_atomic(tmp / PARITY_NAME, report)
-        _make_readable(tmp)
-        _move_into_place(tmp, out_dir)
+        apply_umask(tmp)
+        check_target(out_dir, overwrite=overwrite, keep=keep, what="model folder",
+                     flag="--force (overwrite=True)", error=ExportError)
+        swap_into_place(tmp, out_dir)
     except WakewordError:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -69,7 +69,7 @@ def test_wrong_rate_wav_is_resampled_with_a_note(toy_model, tmp_path, caplog):
     _write(other, at_44k, 44100)
     det = Detector(toy_model)
     expected = det.process_file(native)
-    with caplog.at_level(logging.INFO, logger="device_runtime.audio"):
+    with caplog.at_level(logging.INFO, logger="device_runtime"):
         found = det.process_file(other)
     assert "resampling 44100 Hz -> 16000 Hz" in caplog.text and "cd.wav" in caplog.text
     assert [d.keyword for d in found] == [d.keyword for d in expected] == ["low"]

@@ -97,6 +97,7 @@ def test_existing_out_dir_is_refused_unless_overwrite(toy_model, tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
+    (out / "manifest.json").write_text("{}")  # an old model folder: --overwrite may replace it
     with pytest.raises(EnrollmentError, match="already exists.*overwrite"):
         enroll(toy_model, positives, out_dir=out, keyword="low", epochs=2)
     assert (out / "keep.txt").read_text() == "mine"

@@ -21,10 +21,10 @@ import torch
 
 from wakeword import __version__
 from wakeword.errors import CheckpointError
-from wakeword.train.checkpoint_format import read_payload, write_payload
 from wakeword.features.mel import FrontendConfig
 from wakeword.model.config import NetworkConfig
 from wakeword.model.wakeword_model import WakeWordModel
+from wakeword.train.checkpoint_format import read_payload, write_payload
 
 __all__ = [
     "CHECKPOINT_SCHEMA",
