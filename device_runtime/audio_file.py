@@ -99,8 +99,8 @@ class AudioFile:
             raise AudioError(f"{self.path}: not a readable WAV file ({exc}); pass a PCM WAV, "
                              "or FLAC/OGG with soundfile installed") from exc
         except EOFError as exc:
-            raise AudioError(f"{self.path}: truncated WAV file ({exc or 'no data chunk'})") \
-                from exc
+            raise AudioError(f"{self.path}: truncated WAV file "
+                             f"({str(exc) or 'it ends before the audio data'})") from exc
         except (OSError, ValueError, OverflowError) as exc:
             raise AudioError(f"{self.path}: not a readable WAV file ({exc})") from exc
         self._wave = wf
