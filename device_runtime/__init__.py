@@ -18,6 +18,7 @@ Example::
 from device_runtime.audio import Resampler, read_audio, resample, to_float32
 from device_runtime.audio_file import AudioFile, iter_audio
 from device_runtime.backends import Backend, LiteRTBackend, OnnxBackend, open_backend
+from device_runtime.calibrate import CalibrationResult, calibrate
 from device_runtime.detector import Detector, list_pretrained
 from device_runtime.errors import (
                                    AudioError,
@@ -28,43 +29,42 @@ from device_runtime.errors import (
                                    ModelError,
 )
 from device_runtime.events import Detection, ScoreTrace
-from device_runtime.calibrate import CalibrationResult, calibrate
 from device_runtime.finetune import EnrollResult, enroll
 from device_runtime.manifest import Manifest, TensorSpec, TrainStepSpec, load_manifest
 from device_runtime.stream import FileSource, Listener, Microphone, input_devices, iter_chunks
 
 __all__ = [
-    "AudioError",
-    "AudioFile",
-    "Backend",
-    "BackendUnavailableError",
-    "Detection",
-    "Detector",
-    "DeviceRuntimeError",
-    "EnrollResult",
-    "EnrollmentError",
-    "FileSource",
-    "Listener",
-    "LiteRTBackend",
-    "Manifest",
-    "Microphone",
-    "MicrophoneError",
-    "ModelError",
-    "OnnxBackend",
-    "Resampler",
-    "ScoreTrace",
-    "TensorSpec",
-    "TrainStepSpec",
-    "enroll",
-    "calibrate",
-    "CalibrationResult",
-    "input_devices",
-    "iter_audio",
-    "iter_chunks",
-    "list_pretrained",
-    "load_manifest",
-    "open_backend",
-    "read_audio",
-    "resample",
-    "to_float32",
+                                   "AudioError",
+                                   "AudioFile",
+                                   "Backend",
+                                   "BackendUnavailableError",
+                                   "CalibrationResult",
+                                   "Detection",
+                                   "Detector",
+                                   "DeviceRuntimeError",
+                                   "EnrollResult",
+                                   "EnrollmentError",
+                                   "FileSource",
+                                   "Listener",
+                                   "LiteRTBackend",
+                                   "Manifest",
+                                   "Microphone",
+                                   "MicrophoneError",
+                                   "ModelError",
+                                   "OnnxBackend",
+                                   "Resampler",
+                                   "ScoreTrace",
+                                   "TensorSpec",
+                                   "TrainStepSpec",
+                                   "calibrate",
+                                   "enroll",
+                                   "input_devices",
+                                   "iter_audio",
+                                   "iter_chunks",
+                                   "list_pretrained",
+                                   "load_manifest",
+                                   "open_backend",
+                                   "read_audio",
+                                   "resample",
+                                   "to_float32",
 ]

@@ -22,7 +22,6 @@ import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zipfile import BadZipFile
 
 import numpy as np
 
@@ -32,6 +31,7 @@ from device_runtime.backends import BACKEND_CHOICES, Backend, open_backend, reso
 from device_runtime.errors import DeviceRuntimeError, ModelError
 from device_runtime.events import Detection, ScoreTrace
 from device_runtime.manifest import Manifest, check_sidecar, load_manifest, model_file
+from device_runtime.npz import load_npz
 
 __all__ = ["DEFAULT_TRACE_S", "MODELS_DIR", "Detector", "list_pretrained", "load_weights"]
 
@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_TRACE_S = 600.0
+MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
 
 DetectionCallback = Callable[[Detection], None]
 ScoresCallback = Callable[[float, np.ndarray], None]
@@ -64,12 +65,7 @@ def load_weights(model_dir: str | os.PathLike[str], manifest: Manifest) -> dict[
     if not path.is_file():
         raise ModelError(f"{path}: missing; the graph takes its trained weights "
                          f"{[s.name for s in specs]} from this file: re-export the model")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            stored = {k: data[k] for k in data.files}
-    except (BadZipFile, ValueError, OSError, EOFError) as exc:
-        raise ModelError(f"{path}: not a readable .npz file ({exc}); re-export the model") \
-            from exc
+    stored = load_npz(path, max_bytes=MAX_WEIGHTS_BYTES)
     weights = {}
     for spec in specs:
         if spec.name not in stored:
@@ -229,7 +225,8 @@ class Detector:
         ``kwargs`` are the constructor's (backend, threshold, ...).
         """
         path = MODELS_DIR / name
-        if not (path / "manifest.json").is_file():
+        if Path(name).name != name or name in ("", ".", "..") \
+                or not (path / "manifest.json").is_file():
             names = list_pretrained()
             raise ModelError(f"{path}: no model named {name!r}; available: {names or 'none'} "
                              f"(in {MODELS_DIR}); or pass a folder path to Detector()")

@@ -42,7 +42,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from zipfile import BadZipFile
 
 import numpy as np
 
@@ -61,6 +60,7 @@ from device_runtime.manifest import (
     model_file,
     save_manifest,
 )
+from device_runtime.npz import load_npz
 
 __all__ = ["AUDIO_SUFFIXES", "MIN_POSITIVES", "EnrollResult", "enroll", "prepare_clip"]
 
@@ -73,6 +73,7 @@ MAX_CLIP_S = 30.0
 #: when the base model's median score on the recordings is below this, they are most likely
 #: of another phrase, and enrolment refuses (unless ``allow_unrecognised``)
 MIN_BASE_SCORE = 0.05
+MAX_NEGATIVES_BYTES = 1024**3
 
 
 @dataclass(frozen=True)
@@ -222,12 +223,12 @@ def _stored_negatives(model_dir: Path, clip_samples: int) -> list[np.ndarray]:
     path = model_file(model_dir, NEGATIVES_NAME, field_name="negatives")
     if not path.is_file():
         return []
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            audio = np.asarray(data["audio"], dtype=np.float32)
-    except (KeyError, ValueError, OSError, EOFError, BadZipFile) as exc:
-        raise ModelError(f"{path}: expected an array 'audio' [n, {clip_samples}] ({exc}); "
-                         "re-export the model") from exc
+    stored = load_npz(path, max_bytes=MAX_NEGATIVES_BYTES,
+                      fix=f"re-export the model (or delete {NEGATIVES_NAME})")
+    if "audio" not in stored or stored["audio"].dtype.kind != "f":
+        raise ModelError(f"{path}: expected a float array 'audio' [n, {clip_samples}] (it holds "
+                         f"{sorted(stored)}); re-export the model")
+    audio = stored["audio"].astype(np.float32, copy=False)
     if audio.ndim != 2 or audio.shape[1] != clip_samples:
         raise ModelError(f"{path}: 'audio' has shape {list(audio.shape)}, expected "
                          f"[n, {clip_samples}]; re-export the model")

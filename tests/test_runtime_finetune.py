@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,11 @@ def test_enroll_improves_held_out_score_and_keeps_the_original(toy_model, tmp_pa
     assert result.false_accepts_after <= result.false_accepts_before
     assert result.n_val_positives == 2 and result.n_train_positives == 6
     assert result.losses[-1] < result.losses[0]
+    # with the user's umask, like any folder they create (not mkdtemp's private 0700)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o777 & ~mask
+    assert (out / "manifest.json").stat().st_mode & 0o777 == 0o666 & ~mask
     # the new folder is a complete model: same graphs, new weights, marked manifest
     assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in toy_model.iterdir())
     assert (out / "model.onnx").read_bytes() == (toy_model / "model.onnx").read_bytes()

@@ -366,7 +366,8 @@ def test_symlinked_weights_leaving_the_folder_are_refused(world, capsys):
     assert code == 2 and "outside the model folder" in err
 
 
-@pytest.mark.parametrize("case", ["nan", "inf", "strings", "not_npz", "wrong_shape"])
+@pytest.mark.parametrize("case", ["nan", "inf", "strings", "not_npz", "wrong_shape",
+                                  "huge_declared_array", "object_array"])
 def test_damaged_weights_never_detect(world, capsys, case):
     model = world["computer"]
     with np.load(model / "weights.npz") as data:
@@ -382,12 +383,26 @@ def test_damaged_weights_never_detect(world, capsys, case):
         weights[name] = np.zeros(7, np.float32)
     if case == "not_npz":
         (model / "weights.npz").write_bytes(b"PK\x03\x04 not really a zip")
+    elif case in ("huge_declared_array", "object_array"):
+        import zipfile
+
+        bad = (_huge_npy_header() if case == "huge_declared_array"
+               else _npy(np.array([{"a": 1}], dtype=object)))
+        with zipfile.ZipFile(model / "weights.npz", "w") as zf:
+            for key, value in weights.items():
+                zf.writestr(f"{key}.npy", bad if key == name else _npy(value))
     else:
         np.savez(model / "weights.npz", **weights)
     before = _digest(world["root"])
     code, out, err = _runtime(["detect", str(model), str(world["example"])], capsys)
     assert code == 2 and "weights.npz" in err and "computer at" not in out
     assert _digest(world["root"]) == before
+
+
+def test_pretrained_names_are_names_not_paths():
+    for name in ("../models/computer", "/etc", "..", ""):
+        with pytest.raises(ModelError, match="no model named"):
+            Detector.from_pretrained(name)
 
 
 def test_non_finite_scores_are_an_error_never_a_detection(world):
