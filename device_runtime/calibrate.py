@@ -180,13 +180,13 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
             if isinstance(item, Path):
                 blocks: Iterable[np.ndarray] = iter_audio(item, rate, downmix=True)
             else:
-                blocks = [np.asarray(item, dtype=np.float32).reshape(-1)]
+                blocks = [np.asarray(item, dtype=np.float32)]
             det.reset()
             current.clear()
             for block in blocks:  # one continuous stream per file, read block by block
                 det.process(block)
                 samples += block.size
-                active += _active_samples(block, rate)
+                active += _active_samples(block.reshape(-1), rate)
             streams.append(np.asarray(current, dtype=np.float32))
         refractory_steps = max(1, math.ceil(det.refractory_s * rate / manifest.chunk_samples))
     hours = samples / rate / 3600.0
