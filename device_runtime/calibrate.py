@@ -99,6 +99,13 @@ def threshold_for_rate(streams: Sequence[np.ndarray], hours: float, target_fa_pe
     return best
 
 
+def _duration(hours: float) -> str:
+    seconds = hours * 3600.0
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.1f} min" if seconds < 7200 else f"{hours:.2f} h"
+
+
 def _active_samples(block: np.ndarray, sample_rate_hz: int) -> int:
     """Samples of ``block`` in 10 ms frames louder than :data:`SILENCE_RMS`."""
     frame = max(1, sample_rate_hz // 100)
@@ -201,16 +208,16 @@ def calibrate(model_dir: str | os.PathLike[str], sources: Sequence[str | os.Path
                        "(at least %.2f h needed)", model_dir, hours, fa_per_hour, needed_h)
         if write:
             raise DeviceRuntimeError(
-                f"{model_dir}: {hours * 60:.1f} min of negative audio is too short to resolve "
-                f"{fa_per_hour:g} false accepts per hour (at least {needed_h:.2f} h needed); "
+                f"{model_dir}: {_duration(hours)} of negative audio is too short to resolve "
+                f"{fa_per_hour:g} false accepts per hour (at least {_duration(needed_h)} needed); "
                 "the manifest was not changed: give more audio, raise --fa-per-hour, or use "
                 "--dry-run to see the figures")
     elif threshold < previous and active_hours < needed_h:
         if write:
             raise DeviceRuntimeError(
-                f"{model_dir}: only {active_hours * 60:.1f} min of the {hours * 60:.1f} min of "
+                f"{model_dir}: only {_duration(active_hours)} of the {_duration(hours)} of "
                 f"negative audio is sound (the rest is near silence), less than the "
-                f"{needed_h:.2f} h needed to trust {fa_per_hour:g} false accepts per hour; the "
+                f"{_duration(needed_h)} needed to trust {fa_per_hour:g} false accepts per hour; the "
                 f"threshold would drop {previous:.4f} -> {threshold:.4f}, so the manifest was not "
                 "changed: calibrate on real recordings of speech, TV or the room")
         logger.warning("%s: mostly silent negative audio; a threshold below %.4f would not be "

@@ -123,3 +123,15 @@ def test_machine_info_names_the_cpu_and_versions():
     assert info["cores"] >= 1
     assert "numpy" in info["versions"] and info["versions"]["numpy"]
     assert "cores" in common.machine_line(info)
+
+
+def test_soak_records_memory_and_cpu_every_simulated_hour():
+    from benchmarks import soak
+
+    result = soak.soak(Path(__file__).resolve().parent.parent / "models" / "computer",
+                       hours=0.02, backend="onnx", chunk_ms=80.0, seed=0)
+    assert len(result["per_hour"]) == 1
+    row = result["per_hour"][0]
+    assert row["audio_s"] == pytest.approx(0.02 * 3600, rel=0.2)
+    assert row["rss_mb"] > 0 and 0 < row["cpu_s_per_audio_s"] < 1
+    json.dumps(common._jsonable(result), allow_nan=False)
