@@ -35,7 +35,8 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _disk_bytes(data: Any) -> int:
-    """Bytes of this build's cache entries: its syntheses and its pool files."""
+    """Bytes of this build's cache entries: its syntheses and its pool files (not the
+    pools of other builds or settings in the same cache)."""
     from wakeword.data.engine import load_synths, synthesis_plan
     from wakeword.data.tts_cache import SynthesisCache
 
@@ -47,10 +48,7 @@ def _disk_bytes(data: Any) -> int:
             path = cache.path(request, synths.versions[request.synthesizer])
             if path.is_file():
                 total += path.stat().st_size
-    pools = data.cache_dir / "pools"
-    if pools.is_dir():
-        total += sum(p.stat().st_size for p in pools.iterdir() if p.is_file())
-    return total
+    return total + sum(p.stat().st_size for p in data.pool_files)
 
 
 def _plot(result: dict[str, Any], path: Path) -> None:

@@ -31,7 +31,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--kokoro-sentences", type=int, default=None,
                    help="sentences of running speech read by Kokoro (default 300)")
     g.add_argument("--espeak-sentences", type=int, default=None,
-                   help="sentences of running speech read by espeak-ng (default 4000)")
+                   help="sentences of running speech read by espeak-ng (default 5000)")
     g.add_argument("--no-real-speech", action="store_true",
                    help="leave out the recorded speech of ../shared/data/speech and the Debian "
                    "packages klettres-data and hedgewars-data")
@@ -39,7 +39,7 @@ def add_build_options(p: argparse.ArgumentParser) -> None:
                    help="folder of recorded speech to use as negatives (searched recursively; "
                    "manifest.csv with path,speaker,text used when present; repeatable)")
     g.add_argument("--noise-minutes", type=float, default=None,
-                   help="minutes of noise (default 30)")
+                   help="minutes of noise and music-like sound (default 40)")
     g.add_argument("--tts-dir", type=Path, default=None,
                    help="Kokoro voice files folder (default: $WAKEWORD_TTS_DIR or "
                    "../shared/tts/kokoro)")

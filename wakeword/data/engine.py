@@ -93,11 +93,11 @@ class BuildConfig:
     speed_range: tuple[float, float] = (0.7, 1.3)
     n_near_miss: int = 1500
     kokoro_sentences: int = 200
-    espeak_sentences: int = 4000
+    espeak_sentences: int = 5000
     real_speech: bool = True
     speech_dirs: tuple[str, ...] = ()
     positive_dirs: tuple[str, ...] = ()
-    noise_minutes: float = 30.0
+    noise_minutes: float = 40.0
     codec_share: float = 0.25
     val_speaker_fraction: float = 0.15
     tts_dir: str | None = None
@@ -478,6 +478,7 @@ class TrainingData:
     build_seconds: float
     cached: bool
     cache_dir: Path
+    pool_files: tuple[Path, ...] = ()
 
     def stats(self) -> dict[str, Any]:
         """Counts, hours and shares by source (see ``wakeword data stats``)."""
@@ -516,7 +517,8 @@ class TrainingData:
                                                                pos.source.tolist())
                                            if s == "espeak-ng"}),
             "near_miss_clips": len(self.pools["near_miss"]),
-            "near_miss_phrases": len(set(self.pools["near_miss"].text.tolist())),
+            "near_miss_phrases": len({normalize_text(t)
+                                      for t in self.pools["near_miss"].text.tolist()}),
             "negative_hours": sum(neg_hours.values()),
             "negative_hours_by_source": neg_hours,
             "negative_val_hours_by_source": neg_val_hours,
@@ -624,6 +626,7 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
 
     versions = synths.versions
     pools: dict[str, Any] = {}
+    pool_files: list[Path] = []
 
     def tts_recipe(stage: str) -> dict[str, object]:
         keys = hashlib.sha256("\n".join(cache.key(r, versions[r.synthesizer])
@@ -633,7 +636,8 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
 
     def timed(name: str, recipe: dict[str, object], make: Any) -> Any:
         t0 = time.monotonic()
-        pool, was_cached, _ = cached_pool(cache_dir, name, recipe, make)
+        pool, was_cached, path = cached_pool(cache_dir, name, recipe, make)
+        pool_files.append(path)
         _record(cache_dir, config, f"pool:{name}", time.monotonic() - t0, 0 if was_cached else 1)
         nonlocal all_cached
         all_cached &= was_cached
@@ -679,7 +683,7 @@ def build(config: BuildConfig, cache_dir: str | os.PathLike[str] | None = None, 
                                      "seed": config.seed,
                                      "shared": str(shared_dir())}, lambda: _noise_pool(config))
     data = TrainingData(config=config, pools=pools, build_seconds=time.monotonic() - started,
-                        cached=all_cached, cache_dir=cache_dir)
+                        cached=all_cached, cache_dir=cache_dir, pool_files=tuple(pool_files))
     logger.info("training data for %r: %d positives, %.1f h of negatives, %.1f s%s",
                 config.norm_phrase, len(pools["positives"]), data.stats()["negative_hours"],
                 data.build_seconds, " (all from the cache)" if all_cached else "")
