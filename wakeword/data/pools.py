@@ -18,7 +18,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import numpy as np
 
 from wakeword.data.audio_io import SAMPLE_RATE_HZ
 from wakeword.errors import DataError
+from wakeword.eval.atomic import write_bytes_atomic
 
 __all__ = ["Pool", "PoolBuilder", "cached_pool", "write_atomic"]
 
@@ -163,28 +163,25 @@ class PoolBuilder:
                     **{name: np.array(cols[i + 1], dtype=str) for i, name in enumerate(_FIELDS)})
 
 
+def cache_write_error(path: Path, exc: OSError) -> DataError:
+    """The error for a failed cache write: a full disk names the folder and says the build
+    resumes; anything else names the file and the permissions."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return DataError(
+            f"{path.parent}: the disk is full ({exc.strerror}); free some space or move the "
+            "cache with WAKEWORD_CACHE_DIR / --cache-dir, then run the build again: what "
+            "was cached so far is kept and the build resumes")
+    return DataError(f"{path}: cannot write ({exc}); check the folder's permissions")
+
+
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder; a full disk
-    gives a :class:`DataError` naming the folder and leaves what was there untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    """:func:`~wakeword.eval.atomic.write_bytes_atomic` (parents created), with a
+    :class:`DataError` from :func:`cache_write_error` when it fails; what was there stays."""
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomic(path, data)
     except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DataError(
-                f"{path.parent}: the disk is full ({exc.strerror}); free some space or move the "
-                "cache with WAKEWORD_CACHE_DIR / --cache-dir, then run the build again: what "
-                "was cached so far is kept and the build resumes") from exc
-        raise DataError(f"{path}: cannot write ({exc}); check the folder's permissions") from exc
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        raise cache_write_error(path, exc) from exc
 
 
 def pool_key(recipe: dict[str, object]) -> str:

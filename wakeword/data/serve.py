@@ -32,6 +32,7 @@ import numpy as np
 from wakeword.data.audio_io import SAMPLE_RATE_HZ
 from wakeword.data.augment import active_power, mix_at_snr
 from wakeword.data.negatives import contains_phrase
+from wakeword.data.placement import random_window
 from wakeword.errors import ConfigError
 
 __all__ = ["AugmentConfig", "ClipServer"]
@@ -195,10 +196,10 @@ class ClipServer:
         elif kind == 2:
             pool = pools["speech"]
             synthetic = str(pool.source[item]) in _SYNTHETIC
-            clip = _window(pool.clip(item), n, rng)
+            clip = random_window(pool.clip(item), n, rng)
         else:
             synthetic = False
-            clip = (_window(pools["noise"].clip(item), n, rng) if item >= 0
+            clip = (random_window(pools["noise"].clip(item), n, rng) if item >= 0
                     else np.zeros(n, np.float32))
         if synthetic and self.rirs and rng.random() < cfg.reverb_probability:
             from scipy.signal import fftconvolve
@@ -226,10 +227,10 @@ class ClipServer:
         pools = self.data.pools
         if self.background_speech.size and rng.random() < self.config.speech_background_share:
             item = int(rng.choice(self.background_speech, p=self.background_weights))
-            return _window(pools["speech"].clip(item), n, rng)
+            return random_window(pools["speech"].clip(item), n, rng)
         if self.noise.size:
             item = int(rng.choice(self.noise, p=self.noise_weights))
-            return _window(pools["noise"].clip(item), n, rng)
+            return random_window(pools["noise"].clip(item), n, rng)
         return None
 
 
@@ -241,14 +242,4 @@ def _place(audio: np.ndarray, stop: int, at: int, n: int) -> np.ndarray:
     a, b = max(0, start), min(n, start + audio.size)
     if b > a:
         clip[a:b] = audio[a - start:b - start]
-    return clip
-
-
-def _window(audio: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    if audio.size >= n:
-        start = int(rng.integers(audio.size - n + 1))
-        return audio[start:start + n].copy()
-    clip = np.zeros(n, np.float32)
-    start = int(rng.integers(n - audio.size + 1))
-    clip[start:start + audio.size] = audio
     return clip

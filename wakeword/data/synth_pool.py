@@ -12,7 +12,6 @@ reported and skipped; the caller decides whether the rest is enough.
 
 from __future__ import annotations
 
-import errno
 import logging
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from wakeword.data.audio_io import save_wav
+from wakeword.data.pools import cache_write_error
 from wakeword.data.tts_cache import SynthesisCache, SynthesisRequest
 from wakeword.errors import ConfigError, DataError
 
@@ -102,12 +102,7 @@ def _work(chunk: list[SynthesisRequest]) -> tuple[int, list[tuple[SynthesisReque
         try:
             save_wav(path, audio, subtype="FLOAT")
         except OSError as exc:
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise DataError(
-                    f"{path.parent}: the disk is full; free some space or move the cache with "
-                    "WAKEWORD_CACHE_DIR / --cache-dir and run the build again (everything "
-                    "synthesised so far is kept)") from None
-            raise DataError(f"{path}: cannot write to the cache ({exc})") from None
+            raise cache_write_error(path, exc) from None
         made += 1
     return made, failed
 
