@@ -51,6 +51,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--negative-step-start", type=int, default=None,
                    help="first epoch of that every-step loss (default 4: the clip loss alone "
                    "first; from epoch 0 it can hold the network at chance)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="the step recipe: this many training steps on a cached feature bank, "
+                   "labels at the keyword's end, selection by recall at --target-fa-per-hour "
+                   "on held-out speech (0 = the epoch recipe; default of --preset)")
+    p.add_argument("--warmup-steps", type=int, default=None,
+                   help="steps of linear learning-rate warm-up before the cosine decay")
+    p.add_argument("--eval-every", type=int, default=None,
+                   help="steps between held-out evaluations (checkpoint selection)")
+    p.add_argument("--bank-epochs", type=int, default=None,
+                   help="augmented renderings of the training data in the feature bank")
+    p.add_argument("--target-fa-per-hour", type=float, default=None,
+                   help="false accepts per hour on held-out speech at the shipped threshold")
     p.add_argument("--spec-augment", action="store_true",
                    help="SpecAugment: mask a random band of Mel bins and a random span of "
                    "frames in every training clip")
@@ -113,7 +125,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.spec_augment:
         train_kw["spec_augment"] = True
     for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight",
-                 "negative_step_weight", "negative_step_start"):
+                 "negative_step_weight", "negative_step_start", "steps", "warmup_steps",
+                 "eval_every", "bank_epochs", "target_fa_per_hour"):
         if getattr(args, name) is not None:
             train_kw[name] = getattr(args, name)
     run = train_phrase(data, network, TrainConfig(**train_kw), args.out,

@@ -179,11 +179,18 @@ class ClipServer:
 
     def render(self, epoch: int, index: int, kind: int, item: int) -> tuple[np.ndarray, int]:
         """One clip and its phrase end (-1 when none), from its own generator."""
+        clip, end, _start = self.render_span(epoch, index, kind, item)
+        return clip, end
+
+    def render_span(self, epoch: int, index: int, kind: int, item: int
+                    ) -> tuple[np.ndarray, int, int]:
+        """One clip, its phrase end and the sample where the synthesis carrying the phrase
+        begins (an upper bound on how early the phrase can start); -1 and -1 for negatives."""
         cfg = self.config
         n = cfg.clip_samples
         rng = np.random.default_rng([self.seed, epoch & 0x7FFFFFFF, index])
         pools = self.data.pools
-        end = -1
+        end = start = -1
         synthetic = True
         if kind in (0, 1):
             pool = pools["positives" if kind == 0 else "near_miss"]
@@ -193,6 +200,7 @@ class ClipServer:
             at = round(rng.uniform(*cfg.keyword_end_range) * n)
             clip = _place(audio, stop, at, n)
             end = at if kind == 0 else -1
+            start = max(0, at - stop) if kind == 0 else -1
         elif kind == 2:
             pool = pools["speech"]
             synthetic = str(pool.source[item]) in _SYNTHETIC
@@ -213,7 +221,7 @@ class ClipServer:
         peak = float(np.abs(clip).max())
         if peak > 1e-6:
             clip = clip * np.float32(10 ** (rng.uniform(*cfg.peak_db_range) / 20) / peak)
-        return np.clip(clip, -1.0, 1.0).astype(np.float32), end
+        return np.clip(clip, -1.0, 1.0).astype(np.float32), end, start
 
     def _warp(self, audio: np.ndarray, stop: int, rng: np.random.Generator
               ) -> tuple[np.ndarray, int]:

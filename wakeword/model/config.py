@@ -21,6 +21,7 @@ ACTIVATIONS = ("tanh", "relu", "leaky_relu")
 BOUNDS = ("tanh", "sigmoid", "batchnorm")
 KERNEL_SOURCES = ("connectome", "random", "trained")
 CLIP_POOLINGS = ("max", "mean")
+KERNEL_SELECTIONS = ("first", "diverse")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -58,6 +59,15 @@ class NetworkConfig:
         readout_hidden: units of a trained hidden layer (ReLU) in the read-out; 0 makes the
             read-out one linear layer over the output state.
         gru_hidden: hidden size of the ``gru`` baseline (13 matches the default's trained budget).
+        input_taps: Mel bins each output bin of 420 reads (odd; 1 = the 1x1 layer). With more
+            taps the trained input layer mixes neighbouring frequencies, which the frozen
+            kernels (mostly low-pass along the Mel axis) cannot do.
+        gated: 440 as a trained gate (GRU-like): ``z = sigmoid(G [a; b])``, candidate
+            ``c = act(W [a; b])``, ``h_t = (1 - z) * h_{t-1} + z * c``, so the network decides
+            per unit how much of the old state to keep (only with ``combination='trained'``).
+        kernel_selection: ``first`` takes the bank's rows in order; ``diverse`` picks, greedily,
+            the kernels whose frequency responses along the Mel axis are least alike (430 first,
+            then 410 from the rest), so the channels are not near-duplicate smoothers.
     """
 
     keywords: tuple[str, ...] = ("computer",)
@@ -78,6 +88,9 @@ class NetworkConfig:
     clip_pooling: str = "max"
     readout_hidden: int = 0
     gru_hidden: int = 13
+    input_taps: int = 1
+    gated: bool = False
+    kernel_selection: str = "first"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "keywords", tuple(self.keywords))
@@ -87,6 +100,13 @@ class NetworkConfig:
         _choice("bound", self.bound, BOUNDS)
         _choice("kernel_source", self.kernel_source, KERNEL_SOURCES)
         _choice("clip_pooling", self.clip_pooling, CLIP_POOLINGS)
+        _choice("kernel_selection", self.kernel_selection, KERNEL_SELECTIONS)
+        if self.input_taps < 1 or self.input_taps % 2 == 0 or self.input_taps > self.n_mels:
+            raise ConfigError(f"network.input_taps is {self.input_taps}; use an odd number "
+                              f"from 1 to n_mels ({self.n_mels})")
+        if self.gated and (self.architecture != "fig4b" or self.combination != "trained"):
+            raise ConfigError("network.gated needs architecture='fig4b' and "
+                              "combination='trained' (the gate is part of 440)")
         if not self.keywords or any(not k.strip() for k in self.keywords):
             raise ConfigError("network.keywords is empty; give at least one phrase")
         for name in ("n_mels", "window_frames", "stride_frames", "channels", "gru_hidden"):

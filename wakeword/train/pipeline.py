@@ -88,10 +88,33 @@ def train_phrase(data_config: Any, network: NetworkConfig, train: TrainConfig, o
 
     torch.manual_seed(train.seed)  # the trained layers' initialisation follows the train seed
     model = WakeWordModel(frontend or FrontendConfig(), network, kernels.kernels, kernels.path)
-    trainer = Trainer(model, kernels, train, data_config=data_dict)
     t1 = time.time()
-    result = trainer.fit(train_audio, train_labels, val_audio, val_labels, out_dir,
-                         resume=resume)
+    if train.steps > 0:
+        if not isinstance(data_config, BuildConfig):
+            from wakeword.errors import ConfigError
+
+            raise ConfigError("train.steps > 0 (the step recipe) needs the data engine "
+                              "(a BuildConfig), not the earlier DataConfig")
+        from wakeword.train.feature_bank import build_feature_bank
+        from wakeword.train.selection import HeldOut
+        from wakeword.train.steps import StepTrainer
+
+        # the bank is rendered by a server with a fixed seed: seeds of a recipe share it
+        bank_server = ClipServer(data, augment, split="train", seed=data_config.seed,
+                                 rir_bank=rirs)
+        bank = build_feature_bank(bank_server, model, data.cache_dir,
+                                  epochs=tuple(range(train.bank_epochs)))
+        held_out = HeldOut(data, model, val_server, seed=data_config.seed)
+        kinds.update({"bank_clips": len(bank), "bank_positives": int(bank.labels.sum()),
+                      "held_out": held_out.describe()})
+        data_s = time.time() - t0
+        t1 = time.time()
+        result = StepTrainer(model, kernels, train, bank, held_out,
+                             data_config=data_dict).fit(out_dir, resume=resume)
+    else:
+        trainer = Trainer(model, kernels, train, data_config=data_dict)
+        result = trainer.fit(train_audio, train_labels, val_audio, val_labels, out_dir,
+                             resume=resume)
     train_s = time.time() - t1
     summary = summarize(model, "trained").to_dict()
     report = {"phrase": list(network.keywords), "data_seconds": data_s, "train_seconds": train_s,

@@ -52,6 +52,20 @@ class TrainConfig:
     freq_mask_bins: int = 4
     time_mask_frames: int = 10
     seed: int = 0
+    # The step recipe (wakeword.train.steps; used when steps > 0): keyword-end labels, a
+    # feature bank, warm-up + cosine decay, a negative weight ramp, mined hard negatives and
+    # selection by recall at a false-accept rate on held-out running speech.
+    steps: int = 0
+    warmup_steps: int = 500
+    eval_every: int = 500
+    positive_fraction: float = 0.3
+    negative_weight_start: float = 1.0
+    negative_weight_end: float = 10.0
+    after_end_ms: float = 200.0
+    hard_negative_share: float = 0.25
+    mine_every: int = 1000
+    bank_epochs: int = 3
+    target_fa_per_hour: float = 0.5
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -66,6 +80,15 @@ class TrainConfig:
         if self.negative_step_start < 0:
             raise ConfigError(f"train.negative_step_start is {self.negative_step_start}; use 0 "
                               "(from the first epoch) or a later epoch")
+        if self.steps < 0 or self.warmup_steps < 0 or self.eval_every < 1 or self.mine_every < 1:
+            raise ConfigError("train.steps, warmup_steps must be >= 0 and eval_every, "
+                              "mine_every >= 1")
+        if not 0.0 < self.positive_fraction < 1.0 or not 0.0 <= self.hard_negative_share < 1.0:
+            raise ConfigError("train.positive_fraction must lie in (0, 1) and "
+                              "hard_negative_share in [0, 1)")
+        if self.bank_epochs < 1 or self.target_fa_per_hour <= 0 or self.after_end_ms < 0:
+            raise ConfigError("train.bank_epochs must be >= 1, target_fa_per_hour > 0 and "
+                              "after_end_ms >= 0")
         if self.learning_rate <= 0 or self.false_accept_weight <= 0:
             raise ConfigError("train.learning_rate and false_accept_weight must be positive")
 
