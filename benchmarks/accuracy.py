@@ -124,17 +124,60 @@ def score_system(scorer: Any, column: int, positives: list[Any], negatives: comm
     step_s = float(scorer.step_s)
     cpu0, wall0 = time.process_time(), time.perf_counter()
     pos_max = np.empty(len(positives))
+    traces: list[tuple[int, np.ndarray]] = []
     for i, clip in enumerate(progress(positives, desc="positives", total=len(positives))):
         scores = keyword_scores(scorer, clip.audio, column, f"positive clip {i}")
-        pos_max[i] = max_score(scores, positive_window(clip, step_s, max_latency_s))
+        window = positive_window(clip, step_s, max_latency_s)
+        pos_max[i] = max_score(scores, window)
+        first = 0 if window is None else window[0]
+        last = scores.size if window is None else window[1]
+        traces.append((first, np.asarray(scores[first:last], np.float32)))
     neg = [keyword_scores(scorer, segment, column, f"negative segment {i}")
            for i, segment in enumerate(progress(negatives.segments, desc="negatives",
                                                 total=len(negatives.segments)))]
     audio_s = (sum(c.audio.size for c in positives) + sum(s.size for s in negatives.segments)) \
         / common.SAMPLE_RATE_HZ
     timing = {"cpu_s": time.process_time() - cpu0, "wall_s": time.perf_counter() - wall0,
-              "audio_s": audio_s}
+              "audio_s": audio_s, "traces": traces}
     return pos_max, neg, timing
+
+
+def spoken_ends(positives: list[Any], range_db: float = 30.0) -> np.ndarray:
+    """Where the spoken keyword ends in each positive clip (seconds), estimated from the clean
+    recording's energy: the last sample within ``range_db`` of its peak (NaN without a
+    readable source file)."""
+    from wakeword.data.audio_io import load_audio
+    from wakeword.data.engine import phrase_bounds
+
+    out = np.full(len(positives), np.nan)
+    for i, clip in enumerate(positives):
+        if clip.source is None:
+            continue
+        try:
+            audio = load_audio(clip.source, common.SAMPLE_RATE_HZ)
+        except Exception:  # noqa: BLE001 - an unreadable source only loses its estimate
+            continue
+        _, end = phrase_bounds(audio, range_db=range_db)
+        if end > 0:
+            out[i] = clip.keyword_start_s + end / common.SAMPLE_RATE_HZ
+    return out
+
+
+def detection_latency(traces: list[tuple[int, np.ndarray]], ends_s: np.ndarray,
+                      threshold: float, step_s: float) -> dict[str, Any]:
+    """Time from the spoken keyword's end to the first step at or above ``threshold`` (the
+    step's score is available at its end), over the detected positives."""
+    delays = []
+    for (first, scores), end in zip(traces, ends_s):
+        hits = np.flatnonzero(scores >= threshold)
+        if hits.size and np.isfinite(end):
+            delays.append((first + int(hits[0]) + 1) * step_s - end)
+    if not delays:
+        return {"threshold": threshold, "n": 0}
+    d = np.asarray(delays)
+    return {"threshold": threshold, "n": int(d.size), "median_s": float(np.median(d)),
+            "p10_s": float(np.percentile(d, 10)), "p90_s": float(np.percentile(d, 90)),
+            "share_before_end": float(np.mean(d < 0))}
 
 
 def false_accepts(neg_scores: list[np.ndarray], negatives: common.NegativeSet, threshold: float,
@@ -188,12 +231,20 @@ def summarise(label: str, info: dict, pos_max: np.ndarray, neg: list[np.ndarray]
     points = {}
     for target, point in report.operating_points.items():
         points[f"{target:g}"] = None if point is None else point.to_dict()
+    traces, ends_s = timing.pop("traces"), timing.pop("spoken_ends_s")
     result: dict[str, Any] = {
         "label": label, "info": info, "step_s": step_s, "n_positives": int(pos_max.size),
         "negative_hours": negatives.hours, "operating_points": points,
         "positives_without_a_scored_step": int(np.sum(pos_max == -np.inf)),
         "scoring": {**timing, "cpu_s_per_audio_s": timing["cpu_s"] / timing["audio_s"]},
     }
+    latency = {}
+    if report.at_1_fa_per_hour is not None:
+        latency["at_1_fa_per_hour"] = detection_latency(
+            traces, ends_s, report.at_1_fa_per_hour.threshold, step_s)
+    if shipped is not None:
+        latency["at_shipped_threshold"] = detection_latency(traces, ends_s, shipped, step_s)
+    result["detection_latency_after_spoken_end"] = latency
     if shipped is not None:
         fa = sum(count_false_accepts(s, shipped, step_s, args.refractory_s) for s in neg)
         result["shipped_threshold"] = {
@@ -266,12 +317,14 @@ def run_keyword(keyword: str, args: argparse.Namespace,
     entry: dict[str, Any] = {"positives": {**positive_info, "n": len(positives)},
                              "negatives": negatives.summary(), "systems": []}
     curves = {}
+    ends_s = spoken_ends(positives)
     for system in systems:
         log.info("%s: scoring %s", keyword, system["label"])
         scorer, column, shipped, info = load_system(system, keyword)
         step_s = float(scorer.step_s)
         pos_max, neg, timing = score_system(scorer, column, positives, negatives,
                                             args.max_latency_s)
+        timing["spoken_ends_s"] = ends_s
         if hasattr(scorer, "close"):
             scorer.close()
         result, curve = summarise(system["label"], info, pos_max, neg, negatives, step_s,

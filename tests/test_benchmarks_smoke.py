@@ -100,6 +100,28 @@ def test_false_accepts_are_attributed_to_the_clip_that_was_playing():
     assert dict(found["top_clips"]) == {"espeak: yes": 1, "kokoro: go": 1}
 
 
+def test_detection_latency_counts_from_the_spoken_end(tmp_path):
+    import soundfile as sf
+
+    from benchmarks.accuracy import detection_latency, spoken_ends
+    from wakeword.eval.streams import PositiveClip
+
+    recording = np.zeros(SR, np.float32)
+    recording[1600:8000] = 0.5 * np.sin(np.arange(6400) / 5.0)  # speech 0.1-0.5 s, then quiet
+    path = tmp_path / "kw.wav"
+    sf.write(path, recording, SR)
+    clip = PositiveClip(audio=np.zeros(3 * SR, np.float32), keyword_start_s=1.0,
+                        keyword_end_s=2.0, source=path)
+    ends = spoken_ends([clip, PositiveClip(audio=clip.audio, keyword_start_s=1.0,
+                                           keyword_end_s=2.0)])
+    assert ends[0] == pytest.approx(1.5, abs=0.01) and np.isnan(ends[1])
+    scores = np.zeros(20, np.float32)
+    scores[8:] = 0.9  # window starts at step 12; step 12+8 ends at 21 * 0.08 = 1.68 s
+    found = detection_latency([(12, scores)], ends[:1], 0.5, 0.08)
+    assert found["n"] == 1 and found["median_s"] == pytest.approx(1.68 - 1.5, abs=0.01)
+    assert detection_latency([(12, scores)], ends[:1], 0.95, 0.08)["n"] == 0
+
+
 def test_speech_texts_never_contain_a_benchmark_phrase():
     from wakeword.data.negatives import contains_phrase
 

@@ -72,7 +72,8 @@ def test_loss_ignores_steps_inside_the_phrase_and_rewards_the_window():
 
 # -- the network ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kw", [{}, GATED, {**GATED, "gated": False},
-                                {"channels": 4, "input_taps": 3}])
+                                {"channels": 4, "input_taps": 3},
+                                {"architecture": "gru", "gru_hidden": 6}])
 def test_fast_clip_path_equals_the_step_loop_and_the_stream(bank, kw):
     model = _model(bank, **kw).eval()
     audio = torch.randn(2, 1280 * 9) * 0.1

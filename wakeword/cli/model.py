@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "exported graphs execute. The log-Mel front end is reported separately.")
     s.add_argument("--config", action="append", default=[],
                    help="a JSON file of NetworkConfig fields, or a preset name "
-                   "(default, random-kernels, trained-kernels, gru, fig4a, fig3, schedule); "
+                   "(default, fig4b-gated, gru-reference, random-kernels, trained-kernels, gru, "
+                   "fig4a, fig3, schedule); "
                    "repeatable. Default: every preset")
     s.add_argument("--kernels", help="kernel bank .npz (default: the embedded FlyWire bank)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")

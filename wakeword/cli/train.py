@@ -35,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "(sub-folders searched; a manifest.csv with path,speaker,text is used; "
                    "repeatable)")
     p.add_argument("--preset", default="default",
-                   help="network preset (default, random-kernels, trained-kernels, gru, fig4a, fig3, schedule)")
+                   help="network preset (default, fig4b-gated, gru-reference, random-kernels, trained-kernels, gru, fig4a, fig3, schedule)")
     p.add_argument("--network-config", type=Path, help="JSON of NetworkConfig fields (overrides --preset)")
     p.add_argument("--kernels", type=Path, help="kernel bank .npz (default: the embedded FlyWire bank)")
     p.add_argument("--epochs", type=int, default=None, help="passes over the positives (default 30)")

@@ -22,6 +22,12 @@ PRESETS: dict[str, dict[str, Any]] = {
     "fig4a": {"architecture": "fig4a"},
     "fig3": {"architecture": "fig3"},
     "schedule": {"kernel_schedule": True},
+    # The step recipe's network (issue 13): 24 channels of least-alike connectome kernels, a
+    # 240 ms window, a 420 that mixes 5 neighbouring Mel bins, a gated 440 (6,794 trained).
+    "fig4b-gated": {"channels": 24, "window_frames": 24, "input_taps": 5, "gated": True,
+                    "kernel_selection": "diverse"},
+    # A conventional streaming reference of the same trained budget (7,006): a GRU.
+    "gru-reference": {"architecture": "gru", "gru_hidden": 34},
 }
 
 
