@@ -63,7 +63,8 @@ class AudioFile:
     """One audio file opened for block reading (a context manager).
 
     Attributes: ``path``, ``sample_rate_hz``, ``channels`` and ``frames`` (as the header
-    declares; a cut file holds fewer) and ``duration_s``.
+    declares; a cut file holds fewer), ``duration_s`` and ``container`` (``"WAV"`` when read
+    with ``wave``, else soundfile's format name, e.g. ``"FLAC"``, ``"OGG"``, ``"MPEG"``).
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -104,6 +105,7 @@ class AudioFile:
         except (OSError, ValueError, OverflowError) as exc:
             raise AudioError(f"{self.path}: not a readable WAV file ({exc})") from exc
         self._wave = wf
+        self.container = "WAV"
         self.sample_rate_hz = int(wf.getframerate())
         self.channels = int(wf.getnchannels())
         self._width = int(wf.getsampwidth())
@@ -125,6 +127,7 @@ class AudioFile:
             self._sf = soundfile.SoundFile(str(self.path))
         except (RuntimeError, soundfile.LibsndfileError, ValueError, OSError) as exc:
             raise AudioError(f"{self.path}: cannot be decoded ({exc}); check the file") from exc
+        self.container = str(self._sf.format)
         self.sample_rate_hz = int(self._sf.samplerate)
         self.channels = int(self._sf.channels)
         self.frames = int(self._sf.frames)
@@ -133,8 +136,12 @@ class AudioFile:
     def duration_s(self) -> float:
         return self.frames / self.sample_rate_hz
 
-    def blocks(self, frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
-        """``[n, channels]`` float32 blocks of at most ``frames`` frames, in order."""
+    def blocks(self, frames: int = BLOCK_FRAMES, *, warn_partial: bool = True
+               ) -> Iterator[np.ndarray]:
+        """``[n, channels]`` float32 blocks of at most ``frames`` frames, in order.
+
+        A partial last frame is dropped with a warning (``warn_partial=False``: logged at DEBUG
+        only, for a second pass over a file that was already reported)."""
         if self._sf is not None:
             yield from self._soundfile_blocks(frames)
             return
@@ -154,9 +161,10 @@ class AudioFile:
                 data = _decode_pcm(raw[:whole], self._width)
                 yield data.reshape(-1, self.channels)
         if pending:
-            logger.warning("%s: the file ends inside a frame (%d stray byte(s) of a %d-byte "
-                           "frame); that partial frame was dropped (the file was probably cut)",
-                           self.path, len(pending), frame_bytes)
+            logger.log(logging.WARNING if warn_partial else logging.DEBUG,
+                       "%s: the file ends inside a frame (%d stray byte(s) of a %d-byte "
+                       "frame); that partial frame was dropped (the file was probably cut)",
+                       self.path, len(pending), frame_bytes)
 
     def _soundfile_blocks(self, frames: int) -> Iterator[np.ndarray]:
         import soundfile

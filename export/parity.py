@@ -4,7 +4,10 @@ Streaming graphs: the same audio (by default :func:`export.spec.parity_signal`, 
 speech-like bursts; or a real clip) is streamed chunk by chunk through
 ``WakeWordModel.stream_step`` in PyTorch, through ONNX Runtime and through LiteRT, each carrying
 its own state. The figure is the largest absolute difference of any class probability at any
-step. Tolerances:
+step. Audio given as a file is read block by block
+(:func:`wakeword.data.audio_io.iter_audio_blocks`, resampled to the model's rate if needed)
+and every runner steps through each block before the next is read, so a long recording needs
+no more memory than a short one. Tolerances:
 
 * float32 graphs: :data:`STREAM_TOLERANCE` = 1e-4 (observed: about 1e-6);
 * int8-weight TFLite: :data:`INT8_TOLERANCE` = 0.05 in probability (observed: about 0.003 on
@@ -28,7 +31,7 @@ import numpy as np
 import torch
 
 from export.spec import ExportSpec, GraphSpec
-from wakeword.errors import ExportError
+from wakeword.errors import DataError, ExportError
 
 __all__ = [
     "INT8_TOLERANCE",
@@ -130,15 +133,107 @@ def stream_tflite(path: str | os.PathLike[str], spec: ExportSpec, audio: np.ndar
 
 
 _STREAMERS = {"onnx": "stream_onnx", "tflite": "stream_tflite"}
+_RUNNERS = {"onnx": "run_onnx", "tflite": "run_tflite"}
 
 
-def check_stream(spec: ExportSpec, files: dict[str, Path], audio: np.ndarray | None = None,
+def _judge(spec: ExportSpec, fmt: str, path: Path, diff: float, steps: int, seconds: float,
+           tolerance: float, int8_tolerance: float) -> dict[str, Any]:
+    """The report row of one format; ExportError past its tolerance."""
+    quant = spec.quantization.get(fmt)
+    tol = int8_tolerance if quant == "int8" else tolerance
+    row = {"max_abs_diff": diff, "tolerance": tol, "quantization": quant, "steps": steps}
+    if not diff <= tol:
+        fix = ("the quantisation error is too large for this model: export without "
+               "--quantize" if quant else
+               "the exporter produced a wrong graph (please report it)")
+        raise ExportError(
+            f"{Path(path).name}: {fmt}{' (' + quant + ')' if quant else ''} parity failed: "
+            f"the largest score difference from PyTorch is {diff:.3g} (tolerance {tol:g}) "
+            f"over {steps} steps of {seconds:.1f} s audio; {fix}")
+    return row
+
+
+def _running_failed(fmt: str, path: Path, exc: Exception) -> ExportError:
+    return ExportError(f"{Path(path).name}: running the {fmt} graph failed "
+                       f"({exc.__class__.__name__}: {exc})")
+
+
+def _file_diffs(spec: ExportSpec, files: dict[str, Path], audio_path: Path
+                ) -> tuple[dict[str, float], int, int]:
+    """Largest score difference of each file from PyTorch over the audio file, read block by
+    block; also the steps and samples streamed."""
+    from wakeword.data.audio_io import iter_audio_blocks
+
+    runners: dict[str, Any] = {}
+    for fmt, path in files.items():
+        try:
+            runners[fmt] = globals()[_RUNNERS[fmt]](path)
+        except ExportError:
+            raise
+        except Exception as exc:
+            raise _running_failed(fmt, path, exc) from exc
+    model = spec.model
+    chunk = spec.chunk_samples
+    torch_state = list(model.initial_stream_state(1))
+    states = {fmt: spec.initial_states() for fmt in runners}
+    weights = list(spec.weights.values())
+    diffs = dict.fromkeys(runners, 0.0)
+    pending = np.zeros(0, np.float32)
+    steps = samples = 0
+    blocks = iter_audio_blocks(audio_path, spec.sample_rate_hz, warn_partial=False)
+    while True:
+        try:
+            block = next(blocks)
+        except StopIteration:
+            break
+        except DataError as exc:
+            raise ExportError(f"parity audio: {exc}") from exc
+        samples += block.size
+        joined = np.concatenate([pending, block]) if pending.size else block
+        whole = joined.size // chunk
+        for k in range(whole):
+            x = np.ascontiguousarray(joined[None, k * chunk:(k + 1) * chunk])
+            with torch.no_grad():
+                probs, *torch_state = model.stream_step(torch.from_numpy(x), *torch_state)
+            reference = probs[0].numpy()
+            for fmt, run in runners.items():
+                try:
+                    result = run([x, *states[fmt], *weights])
+                except Exception as exc:
+                    raise _running_failed(fmt, files[fmt], exc) from exc
+                got = np.asarray(result[0])[0]
+                states[fmt] = [np.asarray(r) for r in result[1:]]
+                if got.shape != reference.shape or not np.isfinite(got).all():
+                    diffs[fmt] = float("inf")
+                else:
+                    diffs[fmt] = max(diffs[fmt], float(np.abs(got - reference).max()))
+            steps += 1
+        pending = joined[whole * chunk:].copy()
+    if steps == 0:
+        raise ExportError(f"{audio_path}: holds {samples} samples at {spec.sample_rate_hz} Hz, "
+                          f"less than one model step ({chunk} samples); give a longer "
+                          "recording for the parity check")
+    return diffs, steps, samples
+
+
+def check_stream(spec: ExportSpec, files: dict[str, Path],
+                 audio: np.ndarray | str | os.PathLike[str] | None = None,
                  *, tolerance: float = STREAM_TOLERANCE,
                  int8_tolerance: float = INT8_TOLERANCE) -> dict[str, Any]:
     """Stream ``audio`` through PyTorch and every file; raise ExportError past the tolerance.
 
-    Returns ``{format: {"max_abs_diff", "tolerance", "quantization", "steps"}}``.
+    ``audio``: float32 samples at the model's rate (default ``spec.calibration_audio``), or an
+    audio file, read block by block (memory flat in its length; a bad file is an ExportError
+    naming it; :func:`export.writer.export_model` checks the file, and warns about a cut one,
+    before it writes anything). Returns ``{format: {"max_abs_diff", "tolerance",
+    "quantization", "steps"}}``.
     """
+    if isinstance(audio, (str, os.PathLike)):
+        diffs, steps, samples = _file_diffs(spec, files, Path(audio))
+        seconds = samples / spec.sample_rate_hz
+        return {fmt: _judge(spec, fmt, Path(path), diffs[fmt], steps, seconds, tolerance,
+                            int8_tolerance)
+                for fmt, path in files.items()}
     audio = spec.calibration_audio if audio is None else np.asarray(audio, np.float32)
     reference = stream_torch(spec, audio)
     report: dict[str, Any] = {}
@@ -149,24 +244,12 @@ def check_stream(spec: ExportSpec, files: dict[str, Path], audio: np.ndarray | N
         except ExportError:
             raise
         except Exception as exc:
-            raise ExportError(f"{Path(path).name}: running the {fmt} graph failed "
-                              f"({exc.__class__.__name__}: {exc})") from exc
-        quant = spec.quantization.get(fmt)
-        tol = int8_tolerance if quant == "int8" else tolerance
+            raise _running_failed(fmt, path, exc) from exc
         diff = float(np.abs(got - reference).max()) if got.shape == reference.shape else np.inf
         if not np.isfinite(got).all():
             diff = float("inf")
-        report[fmt] = {"max_abs_diff": diff, "tolerance": tol, "quantization": quant,
-                       "steps": int(reference.shape[0])}
-        if not diff <= tol:
-            fix = ("the quantisation error is too large for this model: export without "
-                   "--quantize" if quant else
-                   "the exporter produced a wrong graph (please report it)")
-            raise ExportError(
-                f"{Path(path).name}: {fmt}{' (' + quant + ')' if quant else ''} parity failed: "
-                f"the largest score difference from PyTorch is {diff:.3g} (tolerance {tol:g}) "
-                f"over {reference.shape[0]} steps of {audio.size / spec.sample_rate_hz:.1f} s "
-                f"audio; {fix}")
+        report[fmt] = _judge(spec, fmt, Path(path), diff, int(reference.shape[0]),
+                             audio.size / spec.sample_rate_hz, tolerance, int8_tolerance)
     return report
 
 

@@ -52,7 +52,7 @@ from export.parity import (
 )
 from export.spec import ExportSpec, build_spec
 from export.train_step import DEFAULT_BATCH_SIZE, DEFAULT_CLIP_S, build_train_step, train_step_spec
-from wakeword.errors import CheckpointError, ConfigError, ExportError, WakewordError
+from wakeword.errors import CheckpointError, ConfigError, DataError, ExportError, WakewordError
 from wakeword.model.wakeword_model import WakeWordModel
 
 __all__ = ["PARITY_NAME", "WEIGHTS_NAME", "export_model"]
@@ -121,9 +121,27 @@ def _write_formats(source: Any, stem: str, formats: tuple[str, ...], tmp: Path,
     return names
 
 
+def _parity_file(path: Path, spec: ExportSpec) -> float:
+    """Check the parity audio file (block by block, nothing kept); its length in seconds at the
+    model's rate. Runs before anything is written."""
+    from wakeword.data.audio_io import count_samples
+
+    try:
+        samples = count_samples(path, spec.sample_rate_hz)
+    except DataError as exc:
+        raise ExportError(f"parity audio: {exc}") from exc
+    if samples < spec.chunk_samples:
+        raise ExportError(f"{path}: holds {samples / spec.sample_rate_hz:.3f} s of audio, less "
+                          f"than one model step ({spec.chunk_samples} samples at "
+                          f"{spec.sample_rate_hz} Hz); give a longer recording for the parity "
+                          "check")
+    return samples / spec.sample_rate_hz
+
+
 def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bool,
-           train_batch_size: int, train_clip_s: float, parity_audio: np.ndarray | None,
-           tolerance: float, parity_source: str) -> dict[str, Any]:
+           train_batch_size: int, train_clip_s: float,
+           parity_audio: np.ndarray | Path | None, tolerance: float, parity_source: str,
+           parity_seconds: float | None = None) -> dict[str, Any]:
     timings: dict[str, float] = {}
     np.savez(tmp / WEIGHTS_NAME, **spec.weights)  # type: ignore[arg-type]
     graphs = _write_formats(spec, "model", formats, tmp, timings)
@@ -165,8 +183,9 @@ def _build(spec: ExportSpec, tmp: Path, formats: tuple[str, ...], train_step: bo
     return {
         "tolerances": {"stream": tolerance, "stream_int8": INT8_TOLERANCE,
                        "train_step_rtol": TRAIN_STEP_RTOL},
-        "audio": {"source": parity_source, "seconds": float(np.asarray(audio).size
-                                                            / spec.sample_rate_hz),
+        "audio": {"source": parity_source,
+                  "seconds": (float(parity_seconds) if parity_seconds is not None else
+                              float(np.asarray(audio).size / spec.sample_rate_hz)),
                   "sample_rate_hz": spec.sample_rate_hz},
         "stream": stream_report,
         "train_step": (None if step_spec is None else
@@ -182,7 +201,8 @@ def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
                  quantize: bool | str | None = False, overwrite: bool = False,
                  train_batch_size: int = DEFAULT_BATCH_SIZE,
                  train_clip_s: float = DEFAULT_CLIP_S,
-                 parity_audio: np.ndarray | None = None, name: str | None = None,
+                 parity_audio: np.ndarray | str | os.PathLike[str] | None = None,
+                 name: str | None = None,
                  version: str | None = None, tolerance: float = STREAM_TOLERANCE) -> Path:
     """Export a checkpoint (path) or a :class:`WakeWordModel` to the model folder ``out_dir``.
 
@@ -197,8 +217,10 @@ def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
         overwrite: replace an existing ``out_dir`` (else it is an error).
         train_batch_size, train_clip_s: the training-step graph's fixed batch shape
             (default 8 clips of 2.0 s).
-        parity_audio: float32 samples at the model's rate for the parity check (default: 5 s of
-            seeded speech-like bursts).
+        parity_audio: float32 samples at the model's rate for the parity check, or an audio
+            file (WAV/FLAC/OGG, resampled to the model's rate if needed), checked before
+            anything is written and read block by block (memory flat in its length; a partial
+            last frame is dropped with a warning). Default: 5 s of seeded speech-like bursts.
         name, version: override the manifest's name and version.
         tolerance: the float parity tolerance on probabilities (default 1e-4).
     Returns:
@@ -222,14 +244,25 @@ def export_model(checkpoint_or_model: str | os.PathLike[str] | WakeWordModel,
     check_target(out_dir, overwrite=overwrite, keep=keep, what="model folder",
                  flag="--force (overwrite=True)", error=ExportError)
     model, payload, source = _load(checkpoint_or_model)
+    parity_file: Path | None = None
+    parity_array: np.ndarray | None = None
+    if isinstance(parity_audio, (str, os.PathLike)):
+        parity_file = Path(parity_audio)
+    elif parity_audio is not None:
+        parity_array = np.asarray(parity_audio, dtype=np.float32)
     parity_source = "given audio" if parity_audio is not None else \
         "synthetic speech-like bursts (export.spec.parity_signal, seed 0)"
     spec = build_spec(model, payload, source=source, name=name, version=version,
-                      quantize=quant, formats=fmts, calibration_audio=parity_audio)
+                      quantize=quant, formats=fmts, calibration_audio=parity_array)
+    parity_seconds = None
+    if parity_file is not None:
+        parity_seconds = _parity_file(parity_file, spec)
+        parity_source = str(parity_file)
     tmp = make_temp_dir(out_dir)
     try:
         report = _build(spec, tmp, fmts, train_step, train_batch_size, train_clip_s,
-                        parity_audio, tolerance, parity_source)
+                        parity_array if parity_file is None else parity_file, tolerance,
+                        parity_source, parity_seconds)
         report["files"] = _sizes(tmp)
         report["seconds"] = time.perf_counter() - t_start
         write_json_atomic(tmp / PARITY_NAME, report)

@@ -507,6 +507,99 @@ def test_enrolment_refuses_an_overlong_clip(world, capsys):
     assert any("long.wav" in s and f"{MAX_CLIP_S:g} s allowed" in s for s in skipped)
 
 
+def _eval_argv(world, negatives: Path, out: Path) -> list[str]:
+    return ["eval", str(world["computer"]), "--positives", str(world["clips"]), "--negatives",
+            str(negatives), "--out", str(out), "--snr-db", "none"]
+
+
+@pytest.mark.parametrize("case", sorted(AUDIO_CASES))
+def test_eval_reads_bad_negative_files_in_blocks_with_clear_results(world, capsys, caplog, case):
+    """`wakeword eval` on each bad file: the exit code and message of `detect`, no traceback,
+    nothing but its --out folder written."""
+    make, expected, text = AUDIO_CASES[case]
+    root = world["root"]
+    audio = root / f"{case}.wav"
+    audio.write_bytes(make())
+    out = root / "eval-out"
+    before = _digest(root)
+    with caplog.at_level(logging.WARNING):
+        code, out_text, err = _wakeword(_eval_argv(world, audio, out), capsys)
+    assert code == expected, (out_text, err)
+    assert text in err + caplog.text
+    if text == "partial frame":  # said once, though the file is read twice (check, score)
+        assert caplog.text.count("partial frame") == 1
+    if expected:
+        assert str(audio) in err and not out.exists()
+    else:
+        assert json.loads((out / "report.json").read_text())["negative_hours"] > 0
+    assert _digest(root, skip=(out,)) == before
+
+
+def test_eval_skips_a_bad_file_in_a_negatives_folder_and_refuses_a_folder_of_bad_files(
+        world, capsys, caplog):
+    root = world["root"]
+    folder = root / "negatives"
+    folder.mkdir()
+    write_wav(folder / "good.wav", _speechlike(3.0), RATE)
+    (folder / "huge_rate.wav").write_bytes(_wav_bytes(_pcm16(1.0), 2_000_000_000))
+    noise = root / "noise"  # the positives' noise folder is read with the same checks
+    noise.mkdir()
+    write_wav(noise / "hum.wav", _speechlike(1.0, seed=3), RATE)
+    (noise / "one_hz.wav").write_bytes(_wav_bytes(_pcm16(1.0), 1))
+    before = _digest(root)
+    with caplog.at_level(logging.WARNING):
+        code, _, err = _wakeword([*_eval_argv(world, folder, root / "out1")[:-2], "--noise",
+                                  str(noise)], capsys)
+    assert code == 0, err
+    assert "skipped 1 unreadable audio file(s)" in caplog.text and "huge_rate.wav" in caplog.text
+    assert "one_hz.wav" in caplog.text
+    report = json.loads((root / "out1" / "report.json").read_text())
+    assert report["negative_hours"] == pytest.approx(3.0 / 3600)
+    (folder / "good.wav").unlink()
+    (folder / "text.wav").write_bytes(b"not audio\n" * 100)
+    code, _, err = _wakeword(_eval_argv(world, folder, root / "out2"), capsys)
+    assert code == 2 and "unreadable" in err and not (root / "out2").exists()
+    # --out naming an existing file: refused before any scoring, the file kept
+    (root / "notes.txt").write_text("mine")
+    code, _, err = _wakeword(_eval_argv(world, world["clips"], root / "notes.txt"), capsys)
+    assert code == 2 and "not a folder" in err
+    assert (root / "notes.txt").read_text() == "mine"
+    assert _digest(root, skip=(root / "out1", folder, root / "notes.txt")) == \
+        {k: v for k, v in before.items() if not k.startswith(("out1", "negatives"))}
+
+
+# the export cases: every refusal, and one cut file that exports (a full export takes seconds)
+EXPORT_AUDIO_CASES = sorted(c for c, (_, code, _) in AUDIO_CASES.items() if code) + \
+    ["cut_stereo_frame"]
+
+
+@pytest.mark.parametrize("case", EXPORT_AUDIO_CASES)
+def test_export_parity_audio_reads_bad_files_in_blocks_and_never_replaces_the_old_model(
+        world, capsys, caplog, case):
+    make, expected, text = AUDIO_CASES[case]
+    root = world["root"]
+    ckpt = _tiny_checkpoint(root / "run" / "best.pt")
+    audio = root / f"{case}.wav"
+    audio.write_bytes(make())
+    target = world["models"] / "sibling"  # an old model folder, replaced only on success
+    before = _digest(root)
+    with caplog.at_level(logging.WARNING):
+        code, out, err = _wakeword(["export", str(ckpt), "--out", str(target), "--force",
+                                    "--formats", "onnx", "--no-train-step", "--parity-audio",
+                                    str(audio)], capsys)
+    assert code == expected, (out, err)
+    assert text in err + caplog.text
+    if expected:
+        assert str(audio) in err
+        assert _digest(root) == before  # the old model and everything else untouched
+    else:
+        report = json.loads((target / "parity.json").read_text())
+        assert report["audio"]["source"] == str(audio)
+        assert report["stream"]["onnx"]["steps"] == 2 * RATE // 1280  # stereo mixed to mono
+        assert _digest(root, skip=(target,)) == {
+            k: v for k, v in before.items() if not k.startswith("models/sibling")}
+
+
 # -- 3. overwrites that cannot destroy -----------------------------------------------------------
 def test_enroll_overwrite_never_replaces_a_parent_or_other_folder(world, capsys):
     root, model, clips = world["root"], world["computer"], world["clips"]

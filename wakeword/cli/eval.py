@@ -6,6 +6,10 @@
 scores the keyword recordings (padded with silence and mixed with noise) and the negative audio,
 prints the operating points at 1.0 and 0.5 false accepts per hour (or the JSON report with
 ``--json``) and, with ``--out``, writes ``curve.csv``, ``det.png`` and ``report.json``.
+
+Negative files are checked first (unreadable files, header rates outside 4-384 kHz) and then
+read and scored block by block: hours of negatives at any rate need no more memory than a few
+seconds of audio. A file cut inside a frame loses that partial frame, with a warning.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from wakeword.data.audio_io import load_audio_blocks, load_folder
 from wakeword.data.noise import NoiseBank
+from wakeword.errors import ConfigError
 from wakeword.eval.evaluate import evaluate
 from wakeword.eval.outputs import write_outputs
 from wakeword.eval.report import EvalReport
@@ -104,9 +110,15 @@ def format_table(report: EvalReport) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Evaluate ``args.model`` and print (and optionally write) the report."""
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"{args.out}: exists and is not a folder; pass a folder for "
+                          "curve.csv, det.png and report.json (--out)")
     scorer = load_scorer(args.model, backend=args.backend)
-    noise = (None if args.noise is None
-             else NoiseBank.from_folder(args.noise, recording_probability=1.0))
+    noise = None
+    if args.noise is not None:  # noise is drawn at random places: its recordings stay whole
+        recordings, paths = load_folder(args.noise, loader=load_audio_blocks)
+        log.info("noise bank: %d recordings from %s", len(paths), args.noise)
+        noise = NoiseBank(recordings, recording_probability=1.0)
     positives = positive_clips(args.positives, pad_s=args.pad_s, snr_db=args.snr_db,
                                noise=noise, seed=args.seed)
     negatives = negative_stream(args.negatives)

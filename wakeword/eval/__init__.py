@@ -5,10 +5,12 @@
     report = evaluate(scorer, positive_clips("clips/computer"), negative_stream(["speech/"]))
     print(report.at_1_fa_per_hour)
 
-``metrics`` is pure numpy; ``plots`` imports matplotlib only when drawing.
+``metrics`` is pure numpy; ``plots`` imports matplotlib only when drawing. Negative audio is
+read and scored block by block (``negative_stream``, ``open_stream``): memory does not grow
+with the hours of negatives.
 """
 
-from wakeword.eval.evaluate import evaluate
+from wakeword.eval.evaluate import evaluate, stream_keyword_scores
 from wakeword.eval.metrics import (
     DetCurve,
     OperatingPoint,
@@ -23,7 +25,7 @@ from wakeword.eval.metrics import (
 from wakeword.eval.outputs import EvalFiles, write_outputs
 from wakeword.eval.plots import plot_det, plot_score_trace
 from wakeword.eval.report import EvalReport
-from wakeword.eval.scorer import RuntimeScorer, Scorer, load_scorer
+from wakeword.eval.scorer import RuntimeScorer, Scorer, ScoreStream, load_scorer, open_stream
 from wakeword.eval.streams import (
     NegativeStream,
     PositiveClip,
@@ -39,6 +41,7 @@ __all__ = [
     "OperatingPoint",
     "PositiveClip",
     "RuntimeScorer",
+    "ScoreStream",
     "Scorer",
     "accept_steps",
     "count_false_accepts",
@@ -49,9 +52,11 @@ __all__ = [
     "load_scorer",
     "max_score",
     "negative_stream",
+    "open_stream",
     "operating_point",
     "plot_det",
     "plot_score_trace",
     "positive_clips",
+    "stream_keyword_scores",
     "write_outputs",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -12,11 +12,11 @@ import numpy.typing as npt
 from wakeword.errors import ConfigError, DataError
 from wakeword.eval.metrics import det_curve, max_score
 from wakeword.eval.report import EvalReport
-from wakeword.eval.scorer import Scorer
+from wakeword.eval.scorer import Scorer, open_stream
 from wakeword.eval.streams import NegativeStream, PositiveClip
 from wakeword.progress import progress
 
-__all__ = ["evaluate", "keyword_scores", "positive_window"]
+__all__ = ["evaluate", "keyword_scores", "positive_window", "stream_keyword_scores"]
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,12 @@ def keyword_scores(
     scorer: Scorer, audio: npt.NDArray[np.float32], column: int, where: str
 ) -> npt.NDArray[np.float64]:
     """One keyword's per-step scores for ``audio``, checking the scorer's output shape."""
-    scores = np.asarray(scorer.score(audio))
+    return _column(scorer, scorer.score(audio), column, where)
+
+
+def _column(scorer: Scorer, output: npt.ArrayLike, column: int, where: str
+            ) -> npt.NDArray[np.float64]:
+    scores = np.asarray(output)
     n_classes = len(scorer.keywords) + 1
     if scores.ndim != 2 or scores.shape[1] != n_classes:
         raise ConfigError(f"{scorer!r} returned scores of shape {scores.shape} for {where}; a "
@@ -47,6 +52,33 @@ def keyword_scores(
     if not np.all(np.isfinite(column_scores)):
         raise DataError(f"{scorer!r} returned NaN or infinite scores for {where}")
     return column_scores
+
+
+def stream_keyword_scores(
+    scorer: Scorer, blocks: Iterable[npt.NDArray[np.float32]], column: int, where: str
+) -> npt.NDArray[np.float64]:
+    """One keyword's per-step scores for audio arriving in ``blocks``, scored as one stream
+    from a fresh state: the scores of :func:`keyword_scores` on the joined blocks.
+
+    A scorer that streams (:func:`wakeword.eval.scorer.open_stream`) gets the blocks one by
+    one, carrying its state, so memory does not grow with the audio's length; any other
+    scorer gets the joined audio in one ``score`` call.
+    """
+    stream = open_stream(scorer)
+    if stream is None:
+        parts = list(blocks)
+        if len(parts) == 1:
+            audio = parts[0]
+        else:
+            audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        return keyword_scores(scorer, audio, column, where)
+    pieces: list[npt.NDArray[np.float64]] = []
+    try:
+        for block in blocks:
+            pieces.append(_column(scorer, stream.push(block), column, where))
+    finally:
+        stream.close()
+    return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float64)
 
 
 def positive_window(
@@ -77,7 +109,9 @@ def evaluate(
     Args:
         scorer: the model (see :func:`wakeword.eval.scorer.load_scorer`).
         positives: padded keyword clips (:func:`wakeword.eval.streams.positive_clips`).
-        negatives: audio without the keyword (:func:`wakeword.eval.streams.negative_stream`).
+        negatives: audio without the keyword (:func:`wakeword.eval.streams.negative_stream`);
+            each segment is scored as a stream, block by block
+            (:func:`stream_keyword_scores`).
         keyword: the keyword to evaluate; may be omitted when the scorer has only one.
         refractory_s: accepts closer than this to the previous accept are merged into one.
         max_latency_s: a positive counts as detected only by steps ending between the start of
@@ -98,9 +132,9 @@ def evaluate(
         pos_max[i] = max_score(scores, positive_window(clip, step_s, max_latency_s))
 
     neg_scores = [
-        keyword_scores(scorer, segment, column, f"negative segment {i}")
-        for i, segment in enumerate(progress(
-            negatives.segments, desc="scoring negatives", total=len(negatives.segments)))
+        stream_keyword_scores(scorer, negatives.blocks(i), column, negatives.describe(i))
+        for i in progress(range(negatives.n_segments), desc="scoring negatives",
+                          total=negatives.n_segments)
     ]
     curve = det_curve(pos_max, neg_scores, step_s, refractory_s, negatives.hours, thresholds)
     report = EvalReport.from_curve(

@@ -5,6 +5,12 @@ model hears the keyword start and has time to fire after it) and mixed with nois
 SNR, the way training mixes it (``wakeword.data``: ``NoiseBank`` and ``mix_at_snr``).
 Negatives are files and folders of audio without the keyword, packed into segments of a bounded
 length; each segment is scored from a fresh state and their false accepts add up.
+
+Audio files are read block by block (:func:`wakeword.data.audio_io.iter_audio_blocks`): header
+rates outside 4-384 kHz and unreadable files are refused with a message naming the file, a
+file cut inside a frame loses that frame with a warning. Negatives are only checked and
+measured when the stream is built; their audio is read again, block by block, while it is
+scored, so hours of negatives never sit in memory.
 """
 
 from __future__ import annotations
@@ -12,14 +18,19 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
-from wakeword.data.audio_io import load_audio, load_folder
+from wakeword.data.audio_io import (
+    count_samples,
+    iter_audio_blocks,
+    load_audio_blocks,
+    load_folder,
+)
 from wakeword.data.augment import mix_at_snr
 from wakeword.data.noise import NoiseBank
 from wakeword.errors import ConfigError, DataError
@@ -50,20 +61,94 @@ class PositiveClip:
     source: Path | None = None
 
 
-@dataclass(frozen=True, kw_only=True, eq=False)
 class NegativeStream:
-    """Negative audio as float32 mono segments (scored separately; counts add up)."""
+    """Negative audio as float32 mono segments, each scored from a fresh state (their false
+    accepts add up).
 
-    segments: tuple[AudioArray, ...]
-    sample_rate_hz: int = SAMPLE_RATE_HZ
+    ``NegativeStream(segments=(a, b))`` holds its audio in memory. :func:`negative_stream`
+    builds one from files without keeping their audio: a segment is then a run of files, read
+    block by block when it is scored (:meth:`blocks`), so memory does not grow with the hours
+    of negatives. :attr:`segments` joins each segment into one array (it reads the files:
+    fine for minutes of audio, not for hours).
+    """
+
+    def __init__(self, segments: Sequence[AudioArray] = (), *,
+                 sample_rate_hz: int = SAMPLE_RATE_HZ) -> None:
+        self.sample_rate_hz = int(sample_rate_hz)
+        self._arrays: tuple[AudioArray, ...] | None = tuple(segments)
+        self._files: tuple[tuple[tuple[Path, int], ...], ...] = ()
+
+    @classmethod
+    def from_files(cls, segments: Sequence[Sequence[tuple[PathLike, int]]], *,
+                   sample_rate_hz: int = SAMPLE_RATE_HZ) -> NegativeStream:
+        """A stream whose segment ``i`` plays the files of ``segments[i]`` back to back; each
+        file is given as ``(path, samples at sample_rate_hz)`` (see
+        :func:`wakeword.data.audio_io.count_samples`)."""
+        stream = cls(sample_rate_hz=sample_rate_hz)
+        stream._arrays = None
+        stream._files = tuple(tuple((Path(path), int(n)) for path, n in segment)
+                              for segment in segments)
+        return stream
+
+    @property
+    def n_segments(self) -> int:
+        return len(self._arrays) if self._arrays is not None else len(self._files)
+
+    @property
+    def segment_samples(self) -> tuple[int, ...]:
+        """Samples in each segment."""
+        if self._arrays is not None:
+            return tuple(int(np.size(s)) for s in self._arrays)
+        return tuple(sum(n for _, n in segment) for segment in self._files)
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        """The audio files the stream reads, in order (empty for audio held in memory)."""
+        return tuple(path for segment in self._files for path, _ in segment)
 
     @property
     def seconds(self) -> float:
-        return sum(int(s.size) for s in self.segments) / self.sample_rate_hz
+        return sum(self.segment_samples) / self.sample_rate_hz
 
     @property
     def hours(self) -> float:
         return self.seconds / 3600.0
+
+    @property
+    def segments(self) -> tuple[AudioArray, ...]:
+        """Every segment as one float32 array (files are read whole: prefer :meth:`blocks`)."""
+        if self._arrays is not None:
+            return self._arrays
+        return tuple(np.concatenate(list(self.blocks(i))) for i in range(self.n_segments))
+
+    def blocks(self, index: int) -> Iterator[AudioArray]:
+        """Segment ``index`` as consecutive float32 blocks (its files read block by block)."""
+        if self._arrays is not None:
+            yield self._arrays[index]
+            return
+        for path, expected in self._files[index]:
+            got = 0
+            for block in iter_audio_blocks(path, self.sample_rate_hz, warn_partial=False):
+                got += block.size
+                yield block
+            if got != expected:
+                raise DataError(f"{path}: now holds {got / self.sample_rate_hz:.2f} s of audio "
+                                f"but held {expected / self.sample_rate_hz:.2f} s when the "
+                                "evaluation started; do not change files while they are "
+                                "evaluated, then run it again")
+
+    def describe(self, index: int) -> str:
+        """``negative segment <index>`` and, for files, the files it plays."""
+        if self._arrays is not None:
+            return f"negative segment {index}"
+        names = [str(path) for path, _ in self._files[index]]
+        shown = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
+        return f"negative segment {index} ({shown})"
+
+    def __repr__(self) -> str:
+        where = "in memory" if self._arrays is not None else f"{len(self.files)} file(s)"
+        return (f"NegativeStream({self.n_segments} segment(s), {self.seconds:.1f} s at "
+                f"{self.sample_rate_hz} Hz, {where})")
 
 
 def positive_clips(
@@ -100,7 +185,8 @@ def positive_clips(
     bank = NoiseBank() if noise is None else noise
     rng = np.random.default_rng(seed)
     pad = np.zeros(round(pad_s * sample_rate_hz), dtype=np.float32)
-    recordings, paths = load_folder(folder, sample_rate_hz=sample_rate_hz)
+    recordings, paths = load_folder(folder, sample_rate_hz=sample_rate_hz,
+                                    loader=load_audio_blocks)
     clips: list[PositiveClip] = []
     for recording, path in zip(recordings, paths, strict=True):
         speech = np.asarray(recording, dtype=np.float32)
@@ -119,16 +205,21 @@ def positive_clips(
     return clips
 
 
-def _expand(sources: Iterable[PathLike], sample_rate_hz: int) -> Iterable[AudioArray]:
+def _measure(sources: Sequence[PathLike], sample_rate_hz: int) -> list[tuple[Path, int]]:
+    """Every audio file of ``sources`` with its length in samples (files checked, not kept)."""
+    files: list[tuple[Path, int]] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
-            yield from load_folder(path, sample_rate_hz=sample_rate_hz)[0]
+            counts, paths = load_folder(path, sample_rate_hz=sample_rate_hz,
+                                        loader=count_samples)
+            files.extend(zip(paths, counts, strict=True))
         elif path.is_file():
-            yield load_audio(path, sample_rate_hz)
+            files.append((path, count_samples(path, sample_rate_hz)))
         else:
             raise DataError(f"{path}: no such file or folder; pass audio files or folders of "
                             "negative audio (speech, noise, music without the keyword)")
+    return files
 
 
 def negative_stream(
@@ -137,31 +228,35 @@ def negative_stream(
     sample_rate_hz: int = SAMPLE_RATE_HZ,
     segment_s: float = 600.0,
 ) -> NegativeStream:
-    """Concatenate the audio of ``sources`` (files and folders, in order) into one stream.
+    """The audio of ``sources`` (files and folders, in order) as one stream of segments.
 
-    Consecutive clips are joined back to back into segments of about ``segment_s`` seconds
-    (a longer file stays whole), so short clips play as one continuous stream without building
-    one giant array. Folders are read with :func:`wakeword.data.audio_io.load_folder`
-    (unreadable files skipped with a warning), files with ``load_audio``.
+    Consecutive files are joined back to back into segments of about ``segment_s`` seconds
+    (a longer file stays whole), so short clips play as one continuous stream. Every file is
+    checked and measured here (block by block: a bad file is found before any scoring);
+    its audio is read again, block by block, when the segment is scored
+    (:meth:`NegativeStream.blocks`), so memory does not grow with the file's length. In
+    folders, unreadable files are skipped with one warning
+    (:func:`wakeword.data.audio_io.load_folder`); a named file that cannot be read is a
+    :class:`DataError` naming it.
     """
     if not sources:
         raise DataError("no negative sources given; pass audio files or folders")
     if not (math.isfinite(segment_s) and segment_s > 0):
         raise ConfigError(f"segment_s is {segment_s}; use a positive number of seconds")
     limit = segment_s * sample_rate_hz
-    segments: list[AudioArray] = []
-    pending: list[AudioArray] = []
+    segments: list[list[tuple[Path, int]]] = []
+    pending: list[tuple[Path, int]] = []
     pending_samples = 0
-    for clip in _expand(sources, sample_rate_hz):
-        if pending and pending_samples + clip.size > limit:
-            segments.append(np.concatenate(pending))
+    for path, samples in _measure(sources, sample_rate_hz):
+        if pending and pending_samples + samples > limit:
+            segments.append(pending)
             pending, pending_samples = [], 0
-        pending.append(np.asarray(clip, dtype=np.float32))
-        pending_samples += clip.size
+        pending.append((path, samples))
+        pending_samples += samples
     if pending:
-        segments.append(np.concatenate(pending))
-    segments = [s for s in segments if s.size]
+        segments.append(pending)
+    segments = [s for s in segments if sum(n for _, n in s)]
     if not segments:
         raise DataError(f"{[str(s) for s in sources]}: no negative audio found; pass audio "
                         "files or folders that hold some")
-    return NegativeStream(segments=tuple(segments), sample_rate_hz=sample_rate_hz)
+    return NegativeStream.from_files(segments, sample_rate_hz=sample_rate_hz)
