@@ -40,7 +40,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as `python benchmarks/accuracy.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common, peers  # noqa: E402
+from benchmarks import common, peers
 
 log = logging.getLogger("benchmarks.accuracy")
 
@@ -155,7 +155,8 @@ def spoken_ends(positives: list[Any], range_db: float = 30.0) -> np.ndarray:
             continue
         try:
             audio = load_audio(clip.source, common.SAMPLE_RATE_HZ)
-        except Exception:  # noqa: BLE001 - an unreadable source only loses its estimate
+        except Exception as exc:  # noqa: BLE001 - an unreadable source only loses its estimate
+            log.warning("%s: no spoken-end estimate (%s)", clip.source, exc)
             continue
         _, end = phrase_bounds(audio, range_db=range_db)
         if end > 0:

@@ -104,7 +104,7 @@ def test_gated_network_counts_its_gate_and_stays_in_budget(bank):
 
     plain = summarize(_model(bank, **{**GATED, "gated": False}))
     gated = summarize(_model(bank, **GATED))
-    c, m = GATED["channels"], 32
+    c = GATED["channels"]
     assert gated.trained_parameters - plain.trained_parameters == 2 * c * c + c
     assert gated.network_macs_per_step > plain.network_macs_per_step
     big = summarize(_model(bank, channels=24, window_frames=24, input_taps=5, gated=True))
