@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := espeak-ng pulseaudio libportaudio2 libasound2-plugins libsndfile1 sox
 
-.PHONY: setup system venv demo test bench clean
+.PHONY: setup system venv demo test bench wheel wheel-check clean
 
 setup: system venv
 
@@ -16,10 +16,11 @@ system:
 
 venv: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Host install: every extra the tests need, at the exact versions of constraints.txt.
+$(VENV)/.installed: pyproject.toml constraints.txt setup.py
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e ".[train,export,litert,audio,dev]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[train,export,onnx,litert,mic,audio,dev]"
 	touch $@
 
 demo: setup
@@ -33,5 +34,15 @@ bench: setup
 	$(BIN)/pip install -q -e ".[peers]"
 	$(BIN)/python benchmarks/run_all.py
 
+# The device wheel (with the shipped models from models/) into dist/.
+wheel: venv
+	rm -rf build dist/wakeword-*.whl
+	$(BIN)/pip wheel -q --no-deps --no-build-isolation -w dist .
+	@ls -l dist/wakeword-*.whl
+
+# Build the wheel, install it with [onnx,litert] into a fresh virtualenv, run it there.
+wheel-check: venv
+	PY=$(PY) bash scripts/wheel_check.sh
+
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) build dist

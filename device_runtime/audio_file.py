@@ -7,7 +7,10 @@
 * A WAV cut inside a sample or a frame (a partial 24-bit sample, half a stereo frame) loses
   only that partial frame, with a warning; a header that promises more data than the file holds
   ends at the file's end.
-* :func:`iter_audio` turns a file into 1-D float32 mono blocks at the model's rate (streaming
+* :meth:`AudioFile.from_stream` reads a binary stream instead (standard input): a WAV
+  stream when it starts with a RIFF/WAVE header, else raw 16-bit little-endian mono PCM at a
+  given rate (what ``arecord -f S16_LE -r 16000 -c 1`` and ``sox ... -t raw`` write).
+* :func:`iter_audio` turns a file (or a stream) into 1-D float32 mono blocks at the model's rate (streaming
   resampler, channel check or downmix, NaN check) and :func:`read_audio` joins them, for
   callers that want the whole signal (short clips).
 """
@@ -21,7 +24,7 @@ import wave
 from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
@@ -36,14 +39,48 @@ from device_runtime.errors import AudioError, BackendUnavailableError
 if TYPE_CHECKING:
     from typing_extensions import Self
 
-__all__ = ["BLOCK_FRAMES", "MAX_FILE_RATE_HZ", "MIN_FILE_RATE_HZ", "AudioFile", "iter_audio",
-           "read_audio"]
+__all__ = ["BLOCK_FRAMES", "MAX_FILE_RATE_HZ", "MIN_FILE_RATE_HZ", "STDIN", "AudioFile",
+           "iter_audio", "read_audio"]
 
 logger = logging.getLogger(__name__)
 
 MIN_FILE_RATE_HZ = 4000
 MAX_FILE_RATE_HZ = 384000
 BLOCK_FRAMES = 32768
+STDIN = "-"  # the file name that means standard input on the command line
+
+
+class _PrefixedStream:
+    """A read-only binary stream that first returns ``prefix``, then the rest of ``stream``
+    (so a header can be sniffed from a pipe, which cannot seek back)."""
+
+    def __init__(self, prefix: bytes, stream: BinaryIO) -> None:
+        self._prefix = prefix
+        self._stream = stream
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            data, self._prefix = self._prefix + self._stream.read(), b""
+            return data
+        head, self._prefix = self._prefix[:size], self._prefix[size:]
+        if len(head) < size:
+            head += _read_exactly(self._stream, size - len(head))
+        return head
+
+    def close(self) -> None:  # the caller owns the stream
+        pass
+
+
+def _read_exactly(stream: BinaryIO, size: int) -> bytes:
+    """Up to ``size`` bytes: fewer only at the end of the stream (a pipe returns short reads)."""
+    parts, got = [], 0
+    while got < size:
+        part = stream.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def _decode_pcm(raw: bytes, width: int) -> np.ndarray:
@@ -71,12 +108,39 @@ class AudioFile:
         self.path = Path(path)
         self._wave: Any = None
         self._sf: Any = None
+        self._raw: BinaryIO | None = None
         if not self.path.is_file():
             raise AudioError(f"{self.path}: no such file")
         if self.path.suffix.lower() in SOUNDFILE_SUFFIXES:
             self._open_soundfile()
         else:
             self._open_wave()
+        self._check_header()
+
+    @classmethod
+    def from_stream(cls, stream: BinaryIO, *, raw_sample_rate_hz: int = 16000,
+                    name: str = "<stdin>") -> AudioFile:
+        """Read a binary stream (e.g. ``sys.stdin.buffer``): WAV if it starts with a RIFF/WAVE
+        header, else raw 16-bit little-endian mono PCM at ``raw_sample_rate_hz``. The stream is
+        not closed. ``frames`` is what a WAV header declares, 0 for raw PCM (unknown)."""
+        self = cls.__new__(cls)
+        self.path = Path(name)
+        self._wave = self._sf = self._raw = None
+        head = _read_exactly(stream, 12)
+        joined = _PrefixedStream(head, stream)
+        if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+            self._open_wave(joined)
+        else:
+            self._raw = joined  # type: ignore[assignment]
+            self.container = "RAW"
+            self.sample_rate_hz = int(raw_sample_rate_hz)
+            self.channels = 1
+            self._width = 2
+            self.frames = 0
+        self._check_header()
+        return self
+
+    def _check_header(self) -> None:
         if not MIN_FILE_RATE_HZ <= self.sample_rate_hz <= MAX_FILE_RATE_HZ:
             rate = self.sample_rate_hz
             self.close()
@@ -89,11 +153,12 @@ class AudioFile:
             raise AudioError(f"{self.path}: the header says {self.channels} channels; the file "
                              "is damaged")
 
-    def _open_wave(self) -> None:
+    def _open_wave(self, stream: Any = None) -> None:
         try:
-            wf = wave.open(str(self.path), "rb")  # noqa: SIM115 - closed by close()
+            # closed by close(); a stream is read, not closed (wave leaves file objects open)
+            wf = wave.open(str(self.path) if stream is None else stream, "rb")  # noqa: SIM115
         except wave.Error as exc:
-            if "unknown format" in str(exc):  # e.g. 32-bit float WAV: soundfile reads it
+            if "unknown format" in str(exc) and stream is None:  # e.g. 32-bit float WAV
                 logger.debug("%s: %s; trying soundfile", self.path, exc)
                 self._open_soundfile()
                 return
@@ -149,7 +214,8 @@ class AudioFile:
         pending = b""
         while True:
             try:
-                raw = self._wave.readframes(frames)
+                raw = (self._wave.readframes(frames) if self._raw is None
+                       else self._raw.read(frames * frame_bytes))
             except (EOFError, OSError, wave.Error) as exc:
                 raise AudioError(f"{self.path}: read error ({exc})") from exc
             if not raw:
@@ -183,7 +249,7 @@ class AudioFile:
         for handle in (self._wave, self._sf):
             if handle is not None:
                 handle.close()
-        self._wave = self._sf = None
+        self._wave = self._sf = self._raw = None
 
     def __enter__(self) -> Self:
         return self
@@ -205,18 +271,26 @@ def _mono(block: np.ndarray, downmix: bool, where: str) -> np.ndarray:
     return mixed
 
 
-def iter_audio(path: str | os.PathLike[str], sample_rate_hz: int = 16000, *,
+def iter_audio(path: str | os.PathLike[str] | BinaryIO, sample_rate_hz: int = 16000, *,
                downmix: bool = False, max_s: float | None = None,
                block_frames: int = BLOCK_FRAMES) -> Iterator[np.ndarray]:
     """1-D float32 mono blocks of ``path`` at ``sample_rate_hz``, read block by block.
+
+    ``path`` may also be a binary stream (anything with ``read``, e.g. ``sys.stdin.buffer``):
+    a WAV stream, or raw 16-bit little-endian mono PCM at ``sample_rate_hz`` (see
+    :meth:`AudioFile.from_stream`).
 
     Other rates are resampled (streaming, same samples as :func:`~device_runtime.audio.resample`
     of the whole file). Several channels are an :class:`AudioError` unless ``downmix``. A file
     longer than ``max_s`` seconds (by its header or by what it holds) is an
     :class:`AudioError`. A file with no samples is an :class:`AudioError` (raised at the end).
     """
-    where = str(path)
-    with AudioFile(path) as audio:
+    if hasattr(path, "read"):
+        opened = AudioFile.from_stream(path, raw_sample_rate_hz=sample_rate_hz)  # type: ignore[arg-type]
+    else:
+        opened = AudioFile(path)  # type: ignore[arg-type]
+    where = str(opened.path)
+    with opened as audio:
         rate = audio.sample_rate_hz
         if max_s is not None and audio.duration_s > max_s:
             raise AudioError(f"{where}: is {audio.duration_s:.1f} s long, more than the "

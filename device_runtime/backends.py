@@ -61,7 +61,7 @@ class Backend(Protocol):
 def _importable(module: str) -> bool:
     try:
         importlib.import_module(module)
-    except ImportError:
+    except (ImportError, SystemError):  # SystemError: tflite-runtime built for numpy 1.x
         return False
     return True
 
@@ -73,10 +73,16 @@ def _litert_interpreter() -> Any:
     except ImportError:
         try:
             from tflite_runtime.interpreter import Interpreter
-        except ImportError as exc:
+        except ModuleNotFoundError as exc:
             raise BackendUnavailableError(
-                "the tflite backend needs LiteRT: pip install ai-edge-litert (or "
-                "tflite-runtime with numpy<2); or use backend='onnx'") from exc
+                "the tflite backend needs LiteRT: pip install ai-edge-litert (the 'litert' "
+                "extra; or tflite-runtime with numpy<2, the 'tflite' extra); or use "
+                "backend='onnx'") from exc
+        except (ImportError, SystemError) as exc:  # built against numpy 1.x
+            raise BackendUnavailableError(
+                f"tflite-runtime is installed but failed to load ({exc}); it needs numpy<2 "
+                f"and numpy {np.__version__} is installed: pip install 'numpy<2', or install "
+                "ai-edge-litert instead (the 'litert' extra)") from exc
     return Interpreter
 
 

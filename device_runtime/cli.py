@@ -4,6 +4,10 @@ They are registered into the ``wakeword`` command line by ``register(subparsers)
 standalone, without torch, as ``python -m device_runtime COMMAND ...`` through :func:`main`.
 Each handler takes the parsed arguments and returns the exit code: 0 success, 1 a completed
 run with a negative verdict (enroll validated worse), 2 an error (``error: ...`` on stderr).
+
+A model is a folder path or the name of a shipped model (``detect computer clip.wav``);
+``detect`` reads standard input for the file name ``-`` (WAV, or raw 16-bit mono PCM at the
+model's rate).
 """
 
 from __future__ import annotations
@@ -107,10 +111,41 @@ def _device_arg(text: str) -> int | str:
     return int(text) if text.lstrip("-").isdigit() else text
 
 
-def _add_model_options(p: argparse.ArgumentParser, *, backends: tuple[str, ...] = BACKEND_CHOICES
-                       ) -> None:
-    p.add_argument("model_dir", metavar="MODEL_DIR", type=Path,
-                   help="model folder (manifest.json, graphs, weights.npz)")
+EXIT_CODES = (
+    "exit codes: 0 success; 1 the run completed with a negative verdict (enroll: the new model "
+    "validated worse; listen --list-devices: no input device); 2 an error (bad arguments, "
+    "unreadable input, missing interpreter; the message on stderr says how to fix it)."
+)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"wakeword {version('wakeword')} (device runtime)"
+    except PackageNotFoundError:  # a clone that was not installed
+        return "wakeword (device runtime, not installed)"
+
+
+def _resolve_model(args: argparse.Namespace) -> None:
+    """Turn a shipped model's name in ``args.model_dir`` into its folder."""
+    from device_runtime.detector import resolve_model
+
+    args.model_dir = resolve_model(args.model_dir)
+
+
+def _add_model_options(p: argparse.ArgumentParser, *, backends: tuple[str, ...] = BACKEND_CHOICES,
+                       names: bool = True) -> None:
+    if names:
+        from device_runtime.detector import list_pretrained
+
+        shipped = ", ".join(list_pretrained()) or "none installed"
+        p.add_argument("model_dir", metavar="MODEL", type=Path,
+                       help="model folder (manifest.json, graphs, weights.npz), or the name of a "
+                       f"shipped model ({shipped})")
+    else:
+        p.add_argument("model_dir", metavar="MODEL_DIR", type=Path,
+                       help="model folder (manifest.json, graphs, weights.npz)")
     p.add_argument("--backend", choices=backends, default="auto",
                    help="interpreter: onnx (onnxruntime), tflite (ai-edge-litert) or auto "
                    "(onnx if installed); a named backend is never swapped (default: auto)")
@@ -125,6 +160,7 @@ def _add_threshold(p: argparse.ArgumentParser) -> None:
 def _detector(args: argparse.Namespace, **kwargs: Any) -> Any:
     from device_runtime.detector import Detector
 
+    _resolve_model(args)
     try:
         return Detector(args.model_dir, backend=args.backend,
                         threshold=_thresholds(getattr(args, "threshold", None)), **kwargs)
@@ -134,8 +170,10 @@ def _detector(args: argparse.Namespace, **kwargs: Any) -> Any:
 
 # -- detect ----------------------------------------------------------------------------------------
 def _cmd_detect(args: argparse.Namespace) -> int:
-    from device_runtime.audio_file import iter_audio
+    from device_runtime.audio_file import STDIN, iter_audio
 
+    if sum(str(path) == STDIN for path in args.files) > 1:
+        raise DeviceRuntimeError("standard input ('-') can be read only once; give '-' once")
     failed = 0
     report: dict[str, Any] = {"files": []}
     best: dict[str, float] = {}
@@ -154,7 +192,8 @@ def _cmd_detect(args: argparse.Namespace) -> int:
             best.clear()
             found, samples = [], 0
             try:  # block by block: memory does not grow with the file
-                for block in iter_audio(path, det.sample_rate_hz, downmix=args.downmix):
+                source = sys.stdin.buffer if str(path) == STDIN else path
+                for block in iter_audio(source, det.sample_rate_hz, downmix=args.downmix):
                     samples += block.size
                     found.extend(det.process(block))
             except DeviceRuntimeError as exc:
@@ -295,6 +334,7 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from device_runtime.backends import available_formats
     from device_runtime.manifest import load_manifest
 
+    _resolve_model(args)
     manifest = load_manifest(args.model_dir)
     if args.backend == "both":
         backends = [f for f in ("onnx", "tflite") if f in manifest.graphs]
@@ -325,6 +365,8 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 # -- enroll ----------------------------------------------------------------------------------------
 def _cmd_enroll(args: argparse.Namespace) -> int:
     from device_runtime.finetune import enroll
+
+    _resolve_model(args)
 
     def progress(epoch: int, loss: float) -> None:
         if not args.json and (epoch == 1 or epoch == args.epochs or epoch % 10 == 0):
@@ -371,12 +413,15 @@ def _cmd_calibrate(args: argparse.Namespace) -> int:
 def register(subparsers: Any) -> None:
     """Add ``listen``, ``detect``, ``bench``, ``enroll`` and ``calibrate`` to an argparse
     subparsers object."""
-    p = subparsers.add_parser("detect", help="detect keywords in audio files",
+    p = subparsers.add_parser("detect", help="detect keywords in audio files or standard input",
                               description="Replay audio files through the streaming detector "
                               "and print the detections.")
     _add_model_options(p)
     p.add_argument("files", metavar="FILE", nargs="+", type=Path,
-                   help="WAV files (FLAC/OGG with soundfile); other rates are resampled")
+                   help="WAV files (FLAC/OGG with soundfile); other rates are resampled. '-' "
+                   "reads standard input: a WAV stream, or raw 16-bit little-endian mono PCM "
+                   "at the model's rate (16 kHz), e.g. arecord -f S16_LE -r 16000 -c 1 | "
+                   "wakeword detect computer -")
     _add_threshold(p)
     p.add_argument("--downmix", action="store_true",
                    help="average the channels of multi-channel files (else they are an error)")
@@ -419,11 +464,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--positives", type=Path, required=True, metavar="DIR",
                    help="folder of recordings of the keyword (at least 3)")
     p.add_argument("--negatives", type=Path, default=None, metavar="DIR",
-                   help="optional folder of recordings without the keyword")
+                   help="optional folder of recordings without the keyword (default: "
+                   "generated noise and the model's stored negatives)")
     p.add_argument("--out", type=Path, required=True, metavar="NEW_DIR",
                    help="the new model folder (must not exist unless --overwrite)")
-    p.add_argument("--keyword", default=None, help="the keyword the clips say (multi-keyword "
-                   "models)")
+    p.add_argument("--keyword", default=None, help="the keyword the clips say (default: the "
+                   "model's only keyword; needed for multi-keyword models)")
     p.add_argument("--epochs", type=_count_arg(1, 10000), default=30,
                    help="training epochs (default 30)")
     p.add_argument("--learning-rate", type=_fraction_arg(0.0, 1.0), default=None,
@@ -442,13 +488,16 @@ def register(subparsers: Any) -> None:
                               "trigger", description="Stream negative audio (speech, TV, the "
                               "device's room) through the detector and set the manifest "
                               "threshold to the lowest value with at most --fa-per-hour false "
-                              "accepts. Give at least 1/FA-PER-HOUR hours of audio.")
-    _add_model_options(p)
+                              "accepts. Give at least 1/FA-PER-HOUR hours of audio. It writes "
+                              "the model folder's manifest: to calibrate a shipped model, copy "
+                              "its folder first.")
+    _add_model_options(p, names=False)
     p.add_argument("--negatives", type=Path, nargs="+", required=True, metavar="PATH",
                    help="audio files or folders (searched recursively) without the keyword")
     p.add_argument("--fa-per-hour", type=_fraction_arg(0.0, 3600.0), default=0.5,
                    help="false accepts per hour to allow (default 0.5)")
-    p.add_argument("--keyword", default=None, help="which keyword (multi-keyword models)")
+    p.add_argument("--keyword", default=None, help="which keyword (default: the model's only "
+                   "keyword; needed for multi-keyword models)")
     p.add_argument("--min-threshold", type=_fraction_arg(0.05, 0.99999, open_low=False),
                    default=0.5, help="never set the threshold below this, in [0.05, 0.99999] "
                    "(default 0.5)")
@@ -461,7 +510,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m device_runtime",
         description="wakeword device runtime: detect keywords with an exported model folder "
-        "(ONNX Runtime or LiteRT), listen live, benchmark and fine-tune on the device.")
+        "(ONNX Runtime or LiteRT), listen live, benchmark and fine-tune on the device.",
+        epilog=EXIT_CODES)
+    parser.add_argument("--version", action="version", version=_version())
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -33,14 +33,19 @@ from device_runtime.events import Detection, ScoreTrace
 from device_runtime.manifest import Manifest, check_sidecar, load_manifest, model_file
 from device_runtime.npz import load_npz
 
-__all__ = ["DEFAULT_TRACE_S", "MODELS_DIR", "Detector", "list_pretrained", "load_weights"]
+__all__ = ["DEFAULT_TRACE_S", "MODELS_DIR", "Detector", "list_pretrained", "load_weights",
+           "resolve_model"]
 
 if TYPE_CHECKING:
     from typing_extensions import Self
 
 logger = logging.getLogger(__name__)
 
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# The shipped models: inside the installed package (a wheel packs them from ``models/``), or
+# the repository's ``models/`` folder in a clone or an editable install.
+PACKAGED_MODELS_DIR = Path(__file__).resolve().parent / "models"
+REPO_MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+MODELS_DIR = PACKAGED_MODELS_DIR if PACKAGED_MODELS_DIR.is_dir() else REPO_MODELS_DIR
 DEFAULT_TRACE_S = 600.0
 MAX_WEIGHTS_BYTES = 512 * 1024 * 1024
 
@@ -54,6 +59,24 @@ def list_pretrained(models_dir: str | os.PathLike[str] = MODELS_DIR) -> list[str
     if not base.is_dir():
         return []
     return sorted(p.name for p in base.iterdir() if (p / "manifest.json").is_file())
+
+
+def _is_model_name(name: str) -> bool:
+    return Path(name).name == name and name not in ("", ".", "..")
+
+
+def resolve_model(model: str | os.PathLike[str]) -> Path:
+    """The model folder ``model`` names: a path to a folder, else the name of a shipped model
+    (``"computer"`` -> ``MODELS_DIR/computer``). A path that exists always wins."""
+    path = Path(model)
+    if path.exists() or not _is_model_name(str(model)):
+        return path
+    shipped = MODELS_DIR / str(model)
+    if (shipped / "manifest.json").is_file():
+        return shipped
+    names = list_pretrained()
+    raise ModelError(f"{model}: no such model folder, and no shipped model has that name; "
+                     f"shipped models: {names or 'none'} (in {MODELS_DIR})")
 
 
 def load_weights(model_dir: str | os.PathLike[str], manifest: Manifest) -> dict[str, np.ndarray]:
@@ -220,13 +243,13 @@ class Detector:
     # -- construction helpers -------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, name: str, **kwargs: Any) -> Detector:
-        """A detector for the model folder ``name`` in the repository's ``models/`` folder.
+        """A detector for the shipped model ``name`` (see :func:`list_pretrained`): from the
+        installed package's ``device_runtime/models``, or the repository's ``models/`` folder.
 
         ``kwargs`` are the constructor's (backend, threshold, ...).
         """
         path = MODELS_DIR / name
-        if Path(name).name != name or name in ("", ".", "..") \
-                or not (path / "manifest.json").is_file():
+        if not _is_model_name(name) or not (path / "manifest.json").is_file():
             names = list_pretrained()
             raise ModelError(f"{path}: no model named {name!r}; available: {names or 'none'} "
                              f"(in {MODELS_DIR}); or pass a folder path to Detector()")

@@ -1,6 +1,9 @@
-"""`wakeword export CHECKPOINT --out DIR`: summary output, refusal to overwrite, --force."""
+"""`wakeword export CHECKPOINT --out DIR`: summary output (table or --json), refusal to
+overwrite, --force."""
 
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import torch
@@ -38,3 +41,10 @@ def test_cli_export_prints_a_summary_and_needs_force_to_replace(tmp_path, capsys
     assert main([*args, "--force", "--name", "hey2"]) == 0
     assert load_manifest(out).name == "hey2"
     assert sorted(p.name for p in out.parent.iterdir()) == ["hey"]
+
+    capsys.readouterr()
+    assert main([*args, "--force", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["out"] == str(out) and summary["seconds"] > 0
+    assert "model.onnx" in summary["parity"]["files"]
+    assert summary["parity"]["stream"]["onnx"]["max_abs_diff"] < 1e-4

@@ -1,4 +1,10 @@
-"""Where the repository's shipped files live, and where optional shared data may be."""
+"""Where the shipped files live, and where optional shared data may be.
+
+The shipped models and the default kernel bank are in ``models/`` in a clone (or an editable
+install) and in ``device_runtime/models`` inside an installed wheel (setup.py packs them there
+from ``models/``); :data:`MODELS_DIR` is whichever exists, as in
+:data:`device_runtime.detector.MODELS_DIR`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,8 @@ import os
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MODELS_DIR = REPO_ROOT / "models"
+PACKAGED_MODELS_DIR = REPO_ROOT / "device_runtime" / "models"
+MODELS_DIR = PACKAGED_MODELS_DIR if PACKAGED_MODELS_DIR.is_dir() else REPO_ROOT / "models"
 DEFAULT_KERNEL_BANK = MODELS_DIR / "kernels" / "flywire_auditory.npz"
 
 

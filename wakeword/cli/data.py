@@ -15,13 +15,13 @@ from wakeword.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
 
+CACHE_DIR_HELP = "data cache folder (default: $WAKEWORD_CACHE_DIR, else ~/.cache/wakeword)"
+
 
 def add_build_options(p: argparse.ArgumentParser) -> None:
     """Options shared by `wakeword data build` and `wakeword train`."""
     g = p.add_argument_group("training data (see `wakeword data build --help`)")
-    g.add_argument("--cache-dir", type=Path, default=None,
-                   help="data cache folder (default: $WAKEWORD_CACHE_DIR, else "
-                   "~/.cache/wakeword)")
+    g.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     g.add_argument("--n-positives", type=int, default=None,
                    help="synthesised positive clips (default 20000)")
     g.add_argument("--kokoro-share", type=float, default=None,
@@ -76,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "2.5 hours on a 2-core machine the first time and seconds afterwards; "
                         "stopped at any time (Ctrl-C), it resumes where it stopped.")
     b.add_argument("--phrase", required=True, help='the wake phrase, e.g. "computer"')
-    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--seed", type=int, default=0,
+                   help="seed of the data plan (voices, texts, placement)")
     b.add_argument("--json", action="store_true", help="print the statistics as JSON")
     add_build_options(b)
     b.set_defaults(handler=_build)
@@ -86,17 +87,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "(its run.json names the data) or of --phrase with the build options.")
     s.add_argument("run", nargs="?", type=Path, help="training run folder (optional)")
     s.add_argument("--phrase", help="the wake phrase (instead of a run folder)")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="seed the data was built with (as for `data build --seed`)")
     s.add_argument("--json", action="store_true", help="print JSON")
     add_build_options(s)
     s.set_defaults(handler=_stats)
 
     w = dsub.add_parser("where", help="print the cache folder and its size")
-    w.add_argument("--cache-dir", type=Path, default=None)
+    w.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     w.set_defaults(handler=_where)
 
     c = dsub.add_parser("clear", help="delete the data cache (everything in it is rebuildable)")
-    c.add_argument("--cache-dir", type=Path, default=None)
+    c.add_argument("--cache-dir", type=Path, default=None, help=CACHE_DIR_HELP)
     c.add_argument("--yes", action="store_true", help="do not ask")
     c.set_defaults(handler=_clear)
 

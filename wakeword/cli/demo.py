@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wakeword.errors import DataError
+from wakeword.errors import DataError, MissingExtraError
 from wakeword.paths import DEFAULT_KERNEL_BANK, MODELS_DIR
 
 DEFAULT_MODEL = MODELS_DIR / "computer"
@@ -24,21 +24,23 @@ def register(sub: argparse._SubParsersAction) -> None:
         "demo", help="run the embedded default model on its example clip (ONNX and LiteRT)",
         description="Detect the default phrase in the bundled example clip with both device "
         "backends, print detections and write a score-trace plot.")
-    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="exported model folder")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL,
+                   help="exported model folder or shipped model name (default: the shipped "
+                   "'computer' model)")
     p.add_argument("--audio", type=Path, default=None,
                    help="audio file (default: the model folder's example.wav)")
     p.add_argument("--out", type=Path, default=Path("demo_out"),
-                   help="folder for score_trace.png and detections.json")
+                   help="folder for score_trace.png (needs matplotlib) and detections.json")
     p.set_defaults(handler=_demo)
 
     e = sub.add_parser(
         "example", help="synthesise an example clip containing a phrase",
         description="Synthesise a short scene: a sentence, a pause, the phrase, silence; with "
         "Kokoro when its files are present (else espeak-ng), mixed with light noise.")
-    e.add_argument("--phrase", default="computer")
+    e.add_argument("--phrase", default="computer", help="the phrase to speak")
     e.add_argument("--out", type=Path, required=True, help="WAV file to write")
     e.add_argument("--voice", default=None, help="voice name (default: am_michael / en-us)")
-    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--seed", type=int, default=0, help="seed of the added noise")
     e.set_defaults(handler=_example)
 
 
@@ -86,9 +88,9 @@ def _example(args: argparse.Namespace) -> int:
 
 def _demo(args: argparse.Namespace) -> int:
     from device_runtime import Detector, load_manifest
-    from wakeword.eval.plots import plot_score_trace
+    from device_runtime.detector import resolve_model
 
-    model_dir: Path = args.model
+    model_dir: Path = resolve_model(args.model)
     manifest = load_manifest(model_dir)
     audio_path = args.audio or model_dir / "example.wav"
     if not audio_path.is_file():
@@ -102,15 +104,21 @@ def _demo(args: argparse.Namespace) -> int:
     print(f"model     {model_dir}  keywords {list(manifest.keywords)}  "
           f"chunk {manifest.chunk_ms:.0f} ms  kernels {manifest.provenance.get('kernel_fingerprint', '')[:12]}")
     if DEFAULT_KERNEL_BANK.is_file():
-        print(f"kernels   {DEFAULT_KERNEL_BANK.relative_to(MODELS_DIR.parent)} (FlyWire auditory "
-              "connectome, CC BY 4.0)")
+        print(f"kernels   {DEFAULT_KERNEL_BANK.relative_to(MODELS_DIR.parent).as_posix()} "
+              "(FlyWire auditory connectome, CC BY 4.0)")
     print(f"audio     {audio_path}" + (f"  ('{manifest.keywords[0]}' spoken at "
                                       f"{span[0]:.2f}-{span[1]:.2f} s)" if span else ""))
     args.out.mkdir(parents=True, exist_ok=True)
     results = {}
     traces = {}
+    from device_runtime.backends import PIP_PACKAGE, available_formats
+
+    installed = available_formats()
     for backend in ("onnx", "tflite"):
         if backend not in manifest.graphs:
+            continue
+        if backend not in installed:
+            print(f"{backend:<9} skipped: {PIP_PACKAGE[backend]} is not installed")
             continue
         with Detector(model_dir, backend=backend) as det:
             found = det.process_file(audio_path)
@@ -131,12 +139,24 @@ def _demo(args: argparse.Namespace) -> int:
         a, b = (np.nan_to_num(t.raw) for t in traces.values())
         n = min(len(a), len(b))
         print(f"parity    max |onnx - tflite| score difference {np.abs(a[:n] - b[:n]).max():.2e}")
+    (args.out / "detections.json").write_text(json.dumps(results, indent=2))
+    if not traces:
+        raise DataError(f"{model_dir}: no interpreter for its graphs is installed; "
+                        "pip install 'wakeword[onnx]' or 'wakeword[litert]'")
     first = next(iter(traces.values()))
     keyword = manifest.keywords[0]
     scores = np.nan_to_num(first.smoothed[:, 1])
-    png = plot_score_trace(scores, args.out / "score_trace.png", step_s=manifest.chunk_ms / 1000,
-                           threshold=manifest.threshold(keyword), refractory_s=manifest.refractory_s,
-                           keyword_span_s=span, title=f"'{keyword}' score, {audio_path.name}")
-    (args.out / "detections.json").write_text(json.dumps(results, indent=2))
-    print(f"plot      {png}")
+    try:
+        from wakeword.eval.plots import plot_score_trace
+
+        png = plot_score_trace(scores, args.out / "score_trace.png",
+                               step_s=manifest.chunk_ms / 1000,
+                               threshold=manifest.threshold(keyword),
+                               refractory_s=manifest.refractory_s,
+                               keyword_span_s=span, title=f"'{keyword}' score, {audio_path.name}")
+    except (ModuleNotFoundError, MissingExtraError):
+        print(f"plot      skipped: drawing {args.out / 'score_trace.png'} needs matplotlib "
+              "(pip install matplotlib, or the 'train' extra)")
+    else:
+        print(f"plot      {png}")
     return 0

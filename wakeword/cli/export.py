@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--no-train-step", action="store_true",
                    help="skip the training-step graphs (no on-device fine-tuning)")
     p.add_argument("--quantize", choices=["int8"], default=None,
-                   help="int8 weights (float compute) in the TFLite streaming graph")
+                   help="int8 weights (float compute) in the TFLite streaming graph (default: "
+                   "float32 weights)")
     p.add_argument("--force", action="store_true", help="replace an existing --out folder")
     p.add_argument("--train-batch-size", type=int, default=8,
                    help="clips per training step in the exported graph (default 8)")
@@ -37,9 +38,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "to mono if needed) to check parity on, read in blocks, so it may be long; "
                    "checked before anything is written (default: 5 s of seeded speech-like "
                    "bursts)")
-    p.add_argument("--name", default=None, help="model name in the manifest")
+    p.add_argument("--name", default=None,
+                   help="model name in the manifest (default: the keywords joined by _)")
     p.add_argument("--version", dest="model_version", default=None,
-                   help="model version in the manifest")
+                   help="model version in the manifest (default: <wakeword version>+epoch<N>)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON summary (output folder, seconds, file sizes, parity "
+                   "report) instead of the table")
     p.set_defaults(handler=_export)
 
 
@@ -59,6 +64,10 @@ def _export(args: argparse.Namespace) -> int:
         version=args.model_version)
     seconds = time.perf_counter() - t0
     report = json.loads((out / PARITY_NAME).read_text(encoding="utf-8"))
+    if args.json:
+        print(json.dumps({"checkpoint": str(args.checkpoint), "out": str(out),
+                          "seconds": round(seconds, 3), "parity": report}, indent=2))
+        return 0
     print(f"exported {args.checkpoint} -> {out} in {seconds:.1f} s")
     for name, size in report["files"].items():
         print(f"  {name:<20} {size / 1024:9.1f} KiB")
