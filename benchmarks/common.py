@@ -47,6 +47,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # `python benchmarks/x.py` as well as `python -m benchmarks.x`
     sys.path.insert(0, str(REPO_ROOT))
 
+from wakeword.jsonable import to_jsonable as _jsonable  # after the sys.path set-up
+
 log = logging.getLogger("benchmarks")
 
 BENCH_DIR = REPO_ROOT / "benchmarks"
@@ -143,22 +145,6 @@ def machine_line(info: dict[str, Any] | None = None) -> str:
             f"Python {info['python']}, numpy {v['numpy']}, onnxruntime {v['onnxruntime']}, "
             f"ai-edge-litert {v['ai-edge-litert']}, torch {v['torch']}, pyopen-wakeword "
             f"{v['pyopen-wakeword']}, pymicro-wakeword {v['pymicro-wakeword']}")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _jsonable(value.tolist())
-    if isinstance(value, np.generic):
-        return _jsonable(value.item())
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:

@@ -35,6 +35,7 @@ from device_runtime.errors import ModelError
 from device_runtime.manifest import FORMATS, Manifest, TensorSpec, TrainStepSpec
 from wakeword import __version__
 from wakeword.errors import ConfigError, ExportError
+from wakeword.jsonable import to_jsonable as _jsonable
 from wakeword.model.wakeword_model import WakeWordModel
 from wakeword.train.trainer import TrainConfig
 
@@ -194,20 +195,6 @@ def _kernels_sha256(model: WakeWordModel) -> str:
         digest.update(name.encode())
         digest.update(value.detach().cpu().numpy().astype(np.float32).tobytes())
     return digest.hexdigest()
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 @dataclass(frozen=True, kw_only=True, eq=False)
