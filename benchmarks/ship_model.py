@@ -70,6 +70,7 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         f"{manifest['smoothing_steps']} step(s), refractory {manifest['refractory_s']} s. "
         + (_calibration_line(manifest['provenance']['calibration'])
            if 'calibration' in manifest.get('provenance', {}) else
+           _held_out_line(run_json) if run_json.get("kinds", {}).get("held_out") else
            "Threshold: 99th percentile of synthetic validation negatives."),
         "- Export parity vs PyTorch (max |score difference| over a multi-second stream): "
         + ", ".join(f"{k} {v['max_abs_diff']:.1e} over {v['steps']} steps"
@@ -77,6 +78,7 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         else "- Export parity: see parity.json",
         "",
         "## Training data (synthetic)",
+        *(_engine_lines(run_json) if "n_positives" in run_json.get("data", {}) else [
         f"- Recipe (DataConfig): phrase \"{kw}\"; clip counts {run_json.get('kinds')}; "
         f"{run_json.get('n_train')} training / {run_json.get('n_val')} validation clips.",
         "- Positives: Kokoro voices (blended) and espeak-ng voices with varied speed and pitch, "
@@ -88,7 +90,7 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         + "noise and silence; augmentation: recorded and coloured noise (0-25 dB "
         "SNR), simulated room reverb, gain, shift. No recording of the phrase itself.",
         f"- Data took {run_json.get('data_seconds', 0):.0f} s to build (partly cached), training "
-        f"{run_json.get('train_seconds', 0):.0f} s (best epoch {run_json.get('best_epoch')}).",
+        f"{run_json.get('train_seconds', 0):.0f} s (best epoch {run_json.get('best_epoch')})."]),
         "",
         "## Measured figures",
     ]
@@ -127,6 +129,39 @@ def card(name: str, model_dir: Path, run_json: dict, accuracy: dict | None,
         lines += ["", "## Provenance notes", *[f"- {note}" for note in run_json["card_notes"]]]
     lines += ["", "## Attribution", ATTRIBUTION, ""]
     return "\n".join(lines)
+
+
+def _held_out_line(run_json: dict) -> str:
+    held = run_json["kinds"]["held_out"]
+    val = run_json.get("val", {})
+    return (f"Threshold and checkpoint chosen on held-out data only (the data engine's val split: "
+            f"{held['stream_hours']:.2f} h of running speech of held-out speakers and syntheses, "
+            f"as recorded and with noise, and {held['positives']} held-out synthetic positives): "
+            f"the lowest threshold with at most {val.get('target_fa_per_hour', '?')} false "
+            f"accepts per hour there ({val.get('fa_per_hour', 0):.2f} FA/h, held-out recall "
+            f"{100 * val.get('recall', 0):.1f} %).")
+
+
+def _engine_lines(run_json: dict) -> list[str]:
+    stats = run_json.get("data_stats", {})
+    kinds = run_json.get("kinds", {})
+    neg = stats.get("negative_hours_by_source", {})
+    real = sum(v for k, v in neg.items() if k == "real_speech")
+    return [
+        f"- Data engine build (`wakeword data build`): {stats.get('positives')} synthetic "
+        f"positives ({100 * stats.get('positives_kokoro_share', 0):.0f} % Kokoro, "
+        f"{stats.get('kokoro_voices_distinct')} distinct Kokoro voices and blends; the rest "
+        f"espeak-ng), {stats.get('near_miss_clips')} near misses, "
+        f"{stats.get('negative_hours', 0):.1f} h of negatives of which {real:.1f} h recorded "
+        f"speech of {stats.get('real_speech_speakers')} speakers; 15 % of speakers and 5 % of "
+        "syntheses held out. No recording of the phrase itself.",
+        f"- Step recipe: {run_json.get('epochs_run')} steps of 128 clips from a feature bank of "
+        f"{kinds.get('bank_clips')} augmented renderings (rooms, noise and speech backgrounds "
+        "at -5..20 dB SNR, level, speed, SpecAugment); labels at the keyword's end; best step "
+        f"{run_json.get('best_epoch')}.",
+        f"- Data took {run_json.get('data_seconds', 0):.0f} s (from the cache), training "
+        f"{run_json.get('train_seconds', 0):.0f} s on 2 cores.",
+    ]
 
 
 def _at_current_threshold(system: dict, accuracy: dict, threshold: float | None) -> dict:
@@ -193,8 +228,33 @@ def validation_clips(checkpoint: Path):
     from wakeword.train.checkpoint import load_checkpoint
 
     payload = load_checkpoint(checkpoint)
+    if "n_positives" in payload["data"]:  # the data engine (held-out speakers and syntheses)
+        return engine_validation_clips(payload["data"])
     clips = build_dataset(DataConfig.from_dict(payload["data"]), REPO / ".cache" / "wakeword")
     return clips.split(payload["train"]["val_fraction"], payload["train"]["seed"])[1]
+
+
+def engine_validation_clips(data_dict: dict):
+    """The data engine's held-out (val) clips as rendered for validation, with their kinds."""
+    import types
+
+    import numpy as np
+
+    from wakeword.data.augment import RirBank
+    from wakeword.data.engine import BuildConfig, build
+    from wakeword.data.serve import AugmentConfig, ClipServer
+
+    data_dict = dict(data_dict)
+    augment = AugmentConfig(**{k: tuple(v) if isinstance(v, list) else v
+                               for k, v in data_dict.pop("augment", {}).items()})
+    config = BuildConfig.from_dict(data_dict)
+    data = build(config, None, cached_only=True)
+    rirs = RirBank(seed=config.seed, n_rooms=48, cache_dir=data.cache_dir)
+    server = ClipServer(data, augment, split="val", seed=config.seed + 7919, rir_bank=rirs)
+    audio, labels, _ = server.fixed_set()
+    kinds, _items = server.plan(2**31 - 1)
+    names = np.array(["positive", "near_miss", "speech", "noise"])[kinds]
+    return types.SimpleNamespace(audio=audio, labels=labels, kinds=names)
 
 
 def write_speech_negatives(model_dir: Path, val, n: int = 24, seed: int = 0) -> Path:

@@ -85,6 +85,8 @@ def _decompositions() -> dict[Any, Any]:
 def _graph_loss(spec: ExportSpec, params: dict[str, Tensor], audio: Tensor, labels: Tensor
                 ) -> Tensor:
     """The trainer's loss in lowerable ops (one-hot masks instead of gather/scatter)."""
+    if hasattr(spec.model.network, "strided_input"):
+        spec.model.network.strided_input = False  # matrix products only
     step_logits = torch.func.functional_call(spec.model, params, (audio,))
     logits = clip_logits(step_logits, spec.train_loss["clip_pooling"])
     logp = torch.log_softmax(logits, dim=-1)

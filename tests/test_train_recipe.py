@@ -83,6 +83,10 @@ def test_fast_clip_path_equals_the_step_loop_and_the_stream(bank, kw):
         loop = _WindowedNetwork.forward(model.network, mel)
         stream = model.stream(audio)
     assert torch.allclose(fast, loop, atol=1e-5)
+    if hasattr(model.network, "strided_input"):  # the exporters' path: matrix products only
+        model.network.strided_input = False
+        with torch.no_grad():
+            assert torch.allclose(model.network(mel), loop, atol=1e-5)
     assert torch.allclose(torch.softmax(fast, -1), stream, atol=1e-5)
 
 
@@ -199,3 +203,27 @@ def test_step_recipe_end_to_end_and_resume(tmp_path, monkeypatch):
     last = load_checkpoint(run2.result.last_checkpoint)
     assert last["epoch"] == 8
     assert [row["step"] for row in last["metrics"]["history"]] == [2, 5, 8]
+
+
+def test_gated_network_exports_with_parity_and_training_step_graphs(tmp_path):
+    """The recipe's network (gated 440, 420 over 5 Mel bins) exports to ONNX and TFLite, and
+    its training-step graphs (matrix products only) match PyTorch."""
+    import json
+
+    from export import export_model
+    from wakeword.train.checkpoint import KernelSource, save_checkpoint
+
+    rng = np.random.default_rng(0)
+    kernels = rng.standard_normal((64, 9)).astype(np.float32)
+    path = np.arange(8)
+    torch.manual_seed(0)
+    model = WakeWordModel(FrontendConfig(), NetworkConfig(**GATED), kernels, path).eval()
+    source = KernelSource(kernels=kernels, path=path, fingerprint="sha256:test-bank",
+                          recipe={"name": "seeded-random"}, attribution="seeded random kernels")
+    ckpt = save_checkpoint(tmp_path / "best.pt", model, kernels=source,
+                           metrics={"threshold": 0.7}, epoch=1)
+    export_model(ckpt, tmp_path / "computer", train_clip_s=0.64)
+    parity = json.loads((tmp_path / "computer" / "parity.json").read_text())
+    assert set(parity["stream"]) == {"onnx", "tflite"}
+    assert all(v["max_abs_diff"] < 1e-4 for v in parity["stream"].values())
+    assert parity.get("train_step"), "no training-step parity was recorded"

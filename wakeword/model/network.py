@@ -267,6 +267,9 @@ class KeywordNetwork(_WindowedNetwork):
         self.dropout = nn.Dropout(config.dropout)
         self.readout = _readout(out_channels * m, config)
         self._uses_schedule = config.kernel_schedule
+        # The clip path runs 420 as one strided convolution over time (fast to train); the
+        # exporter of training-step graphs turns this off (it lowers only 1x1 convolutions).
+        self.strided_input = True
 
     def initial_state(self, batch: int) -> State:
         cfg = self.config
@@ -318,20 +321,26 @@ class KeywordNetwork(_WindowedNetwork):
         if (cfg.architecture != "fig4b" or cfg.combination != "trained" or cfg.kernel_schedule
                 or cfg.bound == "batchnorm" or self.output_layer is not None):
             return super().forward(mel)
-        self.windows(mel[:, : cfg.stride_frames])  # the same shape checks as the loop
         b, m = mel.shape[0], mel.shape[2]
         t, k, w = mel.shape[1] // cfg.stride_frames, cfg.input_taps, cfg.window_frames
-        # 420 on every window at once: a strided convolution over time whose input channels
-        # are the k Mel shifts (the same sums as the 1x1 layer over the stacked window).
-        history = mel.new_full((b, cfg.history_frames, m), self.silence_value)
-        frames = torch.cat([history, mel[:, : t * cfg.stride_frames]], dim=1)  # [B, L, M]
-        shifted = self._mix_input(frames.unsqueeze(1)).reshape(b, k, -1, m)  # [B, k, L, M]
-        x = shifted.permute(0, 3, 1, 2).reshape(b * m, k, -1)
         c = self.input_layer.weight.shape[0]
-        weight = self.input_layer.weight.reshape(c, k, w)
-        u = torch.nn.functional.conv1d(x, weight, self.input_layer.bias,
-                                       stride=cfg.stride_frames)  # [B*M, C, T]
-        u = self.input_bound(u).reshape(b, m, c, t).permute(2, 0, 3, 1)  # [C, B, T, M]
+        if self.strided_input:
+            # 420 on every window at once: a strided convolution over time whose input
+            # channels are the k Mel shifts (the same sums as the 1x1 layer per window).
+            self.windows(mel[:, : cfg.stride_frames])  # the same shape checks as the loop
+            history = mel.new_full((b, cfg.history_frames, m), self.silence_value)
+            frames = torch.cat([history, mel[:, : t * cfg.stride_frames]], dim=1)  # [B, L, M]
+            shifted = self._mix_input(frames.unsqueeze(1)).reshape(b, k, -1, m)
+            x = shifted.permute(0, 3, 1, 2).reshape(b * m, k, -1)  # [B*M, k, L]
+            u = torch.nn.functional.conv1d(x, self.input_layer.weight.reshape(c, k, w),
+                                           self.input_layer.bias, stride=cfg.stride_frames)
+            u = self.input_bound(u).reshape(b, m, c, t).permute(2, 0, 3, 1)  # [C, B, T, M]
+        else:  # matrix products only (exported training-step graphs)
+            windows = self.windows(mel)  # [B, T, W, M]
+            mixed = self._mix_input(windows.reshape(b * t, w, m))  # [B*T, W*k, M]
+            x = mixed.permute(1, 0, 2).reshape(w * k, b * t * m)
+            u = self.input_bound(self.input_layer.weight[:, :, 0] @ x
+                                 + self.input_layer.bias[:, None])  # [C, B*T*M]
         a_all = torch.bmm(u.reshape(c, b * t, m), self.bio_input.matrices()[0])
         a_all = a_all.reshape(c, b, t, m)
         band = self.bio_hidden.matrices()[0]  # type: ignore[union-attr]

@@ -66,7 +66,7 @@ class HeldOut:
     """Held-out running speech and positives of a :class:`~wakeword.data.engine.TrainingData`."""
 
     def __init__(self, data: Any, model: Any, val_server: Any, *, stream_s: float = 60.0,
-                 refractory_s: float = 2.0, seed: int = 0) -> None:
+                 refractory_s: float = 1.0, seed: int = 0) -> None:
         import torch
 
         from wakeword.data.augment import mix_at_snr
