@@ -349,9 +349,11 @@ class KeywordNetwork(_WindowedNetwork):
             wg, bg = self.gate.weight[:, :, 0], self.gate.bias[:, None]
         hidden = mel.new_zeros(c, b, m)
         states = []
-        for step in range(t):
+        # unbind, not a_all[:, :, step]: its backward is a stack, where indexing would put one
+        # constant mask per step into exported training-step graphs
+        for a_t in a_all.unbind(2):
             bh = torch.bmm(hidden, band)  # 410 on the previous state, [C, B, M]
-            both = torch.cat([a_all[:, :, step], bh], dim=0).reshape(2 * c, b * m)
+            both = torch.cat([a_t, bh], dim=0).reshape(2 * c, b * m)
             new = self.act(wc @ both + bc).reshape(c, b, m)
             if self.gate is not None:
                 keep = torch.sigmoid(wg @ both + bg).reshape(c, b, m)
