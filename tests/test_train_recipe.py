@@ -227,3 +227,22 @@ def test_gated_network_exports_with_parity_and_training_step_graphs(tmp_path):
     assert set(parity["stream"]) == {"onnx", "tflite"}
     assert all(v["max_abs_diff"] < 1e-4 for v in parity["stream"].values())
     assert parity.get("train_step"), "no training-step parity was recorded"
+
+
+def test_channel_augment_is_an_exact_per_band_gain():
+    from wakeword.train.channel import channel_augment
+
+    frontend = FrontendConfig()
+    audio = torch.randn(6, 16000) * 0.1
+    model = WakeWordModel(frontend, NetworkConfig(), np.zeros((64, 9), np.float32),
+                          np.arange(8))
+    mel = model.features(audio)
+    gen = torch.Generator().manual_seed(0)
+    out = channel_augment(mel, frontend, gen, probability=1.0)
+    assert out.shape == mel.shape and torch.isfinite(out).all()
+    # the change per band is the same at every frame where the signal is far above the floor
+    diff = (out - mel)[:, 20:-20]
+    assert torch.allclose(diff, diff[:, :1].expand_as(diff), atol=1e-3)
+    assert diff.abs().max() > 0.05  # something changed
+    unchanged = channel_augment(mel, frontend, gen, probability=0.0)
+    assert torch.allclose(unchanged, mel, atol=1e-5)

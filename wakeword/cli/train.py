@@ -63,6 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="augmented renderings of the training data in the feature bank")
     p.add_argument("--target-fa-per-hour", type=float, default=None,
                    help="false accepts per hour on held-out speech at the shipped threshold")
+    p.add_argument("--channel-augment", type=float, default=None,
+                   help="step recipe: probability of a random microphone channel per clip "
+                   "(EQ, rumble, band limit; default 0)")
     p.add_argument("--spec-augment", action="store_true",
                    help="SpecAugment: mask a random band of Mel bins and a random span of "
                    "frames in every training clip")
@@ -126,7 +129,7 @@ def _train(args: argparse.Namespace) -> int:
         train_kw["spec_augment"] = True
     for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight",
                  "negative_step_weight", "negative_step_start", "steps", "warmup_steps",
-                 "eval_every", "bank_epochs", "target_fa_per_hour"):
+                 "eval_every", "bank_epochs", "target_fa_per_hour", "channel_augment"):
         if getattr(args, name) is not None:
             train_kw[name] = getattr(args, name)
     run = train_phrase(data, network, TrainConfig(**train_kw), args.out,
