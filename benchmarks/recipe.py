@@ -60,7 +60,7 @@ def train_config(args: argparse.Namespace, seed: int) -> Any:
     return TrainConfig(steps=args.steps, eval_every=args.eval_every, warmup_steps=500,
                        batch_size=128, learning_rate=args.learning_rate, spec_augment=True,
                        bank_epochs=3, target_fa_per_hour=args.target_fa_per_hour, seed=seed,
-                       channel_augment=args.channel_augment)
+                       channel_augment=args.channel_augment, vtlp=args.vtlp)
 
 
 def run_dir(args: argparse.Namespace, variant: str, seed: int) -> Path:
@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--learning-rate", type=float, default=0.005)
     p.add_argument("--target-fa-per-hour", type=float, default=0.5)
     p.add_argument("--channel-augment", type=float, default=0.8)
+    p.add_argument("--vtlp", type=float, default=0.8)
     p.add_argument("--score-only", action="store_true",
                    help="score finished runs only; never train")
     p.add_argument("--cache-dir", type=Path, default=None)
@@ -183,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
                                                              else sys.argv[1:]),
         "machine": common.machine_info(),
         "settings": {"steps": args.steps, "eval_every": args.eval_every,
-                     "channel_augment": args.channel_augment,
+                     "channel_augment": args.channel_augment, "vtlp": args.vtlp,
                      "learning_rate": args.learning_rate,
                      "target_fa_per_hour": args.target_fa_per_hour,
                      "refractory_s": args.refractory_s, "max_latency_s": args.max_latency_s,

@@ -246,3 +246,17 @@ def test_channel_augment_is_an_exact_per_band_gain():
     assert diff.abs().max() > 0.05  # something changed
     unchanged = channel_augment(mel, frontend, gen, probability=0.0)
     assert torch.allclose(unchanged, mel, atol=1e-5)
+
+
+def test_vocal_tract_warp_moves_a_spectral_peak_and_keeps_identity():
+    from wakeword.train.channel import vocal_tract_warp
+
+    frontend = FrontendConfig()
+    mel = torch.full((2, 5, 32), -0.5)
+    mel[:, :, 16] = 2.0  # a formant-like peak in band 16
+    gen = torch.Generator().manual_seed(0)
+    up = vocal_tract_warp(mel, frontend, gen, probability=1.0, low=1.15, high=1.15)
+    down = vocal_tract_warp(mel, frontend, gen, probability=1.0, low=0.85, high=0.85)
+    assert int(up[0, 0].argmax()) > 16 > int(down[0, 0].argmax())
+    same = vocal_tract_warp(mel, frontend, gen, probability=0.0)
+    assert torch.allclose(same, mel, atol=1e-3)

@@ -66,6 +66,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channel-augment", type=float, default=None,
                    help="step recipe: probability of a random microphone channel per clip "
                    "(EQ, rumble, band limit; default 0)")
+    p.add_argument("--vtlp", type=float, default=None,
+                   help="step recipe: probability of a vocal tract length perturbation per clip "
+                   "(spectrum stretched by 0.85-1.15; default 0)")
     p.add_argument("--spec-augment", action="store_true",
                    help="SpecAugment: mask a random band of Mel bins and a random span of "
                    "frames in every training clip")
@@ -129,7 +132,7 @@ def _train(args: argparse.Namespace) -> int:
         train_kw["spec_augment"] = True
     for name in ("epochs", "batch_size", "learning_rate", "false_accept_weight",
                  "negative_step_weight", "negative_step_start", "steps", "warmup_steps",
-                 "eval_every", "bank_epochs", "target_fa_per_hour", "channel_augment"):
+                 "eval_every", "bank_epochs", "target_fa_per_hour", "channel_augment", "vtlp"):
         if getattr(args, name) is not None:
             train_kw[name] = getattr(args, name)
     run = train_phrase(data, network, TrainConfig(**train_kw), args.out,

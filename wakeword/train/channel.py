@@ -21,7 +21,7 @@ import math
 import torch
 from torch import Tensor
 
-__all__ = ["channel_augment"]
+__all__ = ["channel_augment", "vocal_tract_warp"]
 
 
 def channel_augment(mel: Tensor, frontend: object, generator: torch.Generator, *,
@@ -49,3 +49,36 @@ def channel_augment(mel: Tensor, frontend: object, generator: torch.Generator, *
     power = (torch.exp(mel * std + mean) - floor).clamp_min(0.0)
     power = power * torch.pow(10.0, g / 10.0)[:, None, :]
     return (torch.log(power + floor) - mean) / std
+
+
+def _mel(hz: Tensor) -> Tensor:
+    return 2595.0 * torch.log10(1.0 + hz / 700.0)
+
+
+def _hz(mel: Tensor) -> Tensor:
+    return 700.0 * (torch.pow(10.0, mel / 2595.0) - 1.0)
+
+
+def vocal_tract_warp(mel: Tensor, frontend: object, generator: torch.Generator, *,
+                     probability: float = 0.8, low: float = 0.85, high: float = 1.15) -> Tensor:
+    """Vocal tract length perturbation on log-Mel features ``[B, F, M]``: each clip's spectrum
+    is stretched along frequency by a factor drawn from ``[low, high]`` (band ``m`` takes the
+    value the clip had at ``f_m / alpha``, interpolated between bands), so speakers with longer
+    or shorter vocal tracts than the synthetic voices' are simulated. HTK Mel scale, as the
+    front end."""
+    b, _, m = mel.shape
+    f_min = torch.tensor(float(frontend.f_min_hz))  # type: ignore[attr-defined]
+    f_max = torch.tensor(float(frontend.f_max_hz))  # type: ignore[attr-defined]
+    edges = torch.linspace(float(_mel(f_min)), float(_mel(f_max)), m + 2)
+    centres_mel = edges[1:-1]
+    alpha = low + (high - low) * torch.rand(b, 1, generator=generator)
+    alpha = torch.where(torch.rand(b, 1, generator=generator) < probability, alpha,
+                        torch.ones_like(alpha))
+    source_hz = _hz(centres_mel)[None, :] / alpha  # [B, M]
+    step = edges[1] - edges[0]
+    index = ((_mel(source_hz) - centres_mel[0]) / step).clamp(0.0, m - 1.0)
+    lo = index.floor().long().clamp(max=m - 2)
+    frac = (index - lo).unsqueeze(1)  # [B, 1, M]
+    lo_x = mel.gather(2, lo.unsqueeze(1).expand(-1, mel.shape[1], -1))
+    hi_x = mel.gather(2, (lo + 1).unsqueeze(1).expand(-1, mel.shape[1], -1))
+    return lo_x + frac * (hi_x - lo_x)

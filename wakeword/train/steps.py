@@ -2,8 +2,8 @@
 
 One training step draws a batch from the :class:`~wakeword.train.feature_bank.FeatureBank`
 (``positive_fraction`` positives; of the negatives, ``hard_negative_share`` from the mined hard
-set, the rest uniform), applies a random microphone channel (``channel_augment``,
-:mod:`wakeword.train.channel`) and SpecAugment when asked, and takes an Adam step on
+set, the rest uniform), applies vocal tract length perturbation (``vtlp``) and a random
+microphone channel (``channel_augment``, both :mod:`wakeword.train.channel`) and SpecAugment when asked, and takes an Adam step on
 :func:`~wakeword.train.labels.keyword_end_loss`. The learning rate warms up linearly over
 ``warmup_steps`` and then follows a cosine to 2 % of its peak; the negative weight ramps
 linearly from ``negative_weight_start`` to ``negative_weight_end`` over the first 60 % of the
@@ -30,7 +30,7 @@ import torch
 from wakeword.data.augment import spec_augment
 from wakeword.errors import WakewordError
 from wakeword.progress import progress
-from wakeword.train.channel import channel_augment
+from wakeword.train.channel import channel_augment, vocal_tract_warp
 from wakeword.train.checkpoint import load_checkpoint, save_checkpoint
 from wakeword.train.labels import keyword_end_loss, step_targets
 from wakeword.train.trainer import TrainConfig, TrainResult
@@ -147,6 +147,9 @@ class StepTrainer:
             for group in optimizer.param_groups:
                 group["lr"] = lr
             mel, targets = self._batch(rng, hard)
+            if cfg.vtlp > 0:
+                mel = vocal_tract_warp(mel, self.model.frontend_config, gen,
+                                       probability=cfg.vtlp)
             if cfg.channel_augment > 0:
                 mel = channel_augment(mel, self.model.frontend_config, gen,
                                       probability=cfg.channel_augment)

@@ -67,6 +67,7 @@ class TrainConfig:
     bank_epochs: int = 3
     target_fa_per_hour: float = 0.5
     channel_augment: float = 0.0
+    vtlp: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in ("adam", "rmsprop"):
@@ -87,6 +88,8 @@ class TrainConfig:
         if not 0.0 < self.positive_fraction < 1.0 or not 0.0 <= self.hard_negative_share < 1.0:
             raise ConfigError("train.positive_fraction must lie in (0, 1) and "
                               "hard_negative_share in [0, 1)")
+        if not 0.0 <= self.vtlp <= 1.0:
+            raise ConfigError(f"train.vtlp is {self.vtlp}; use a probability in [0, 1]")
         if not 0.0 <= self.channel_augment <= 1.0:
             raise ConfigError(f"train.channel_augment is {self.channel_augment}; use a "
                               "probability in [0, 1]")
