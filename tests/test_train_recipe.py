@@ -88,6 +88,15 @@ def test_fast_clip_path_equals_the_step_loop_and_the_stream(bank, kw):
         with torch.no_grad():
             assert torch.allclose(model.network(mel), loop, atol=1e-5)
     assert torch.allclose(torch.softmax(fast, -1), stream, atol=1e-5)
+    model.train()  # dropout: the same random masks, drawn in the same order, as the loop
+    if hasattr(model.network, "strided_input"):
+        model.network.strided_input = True
+    torch.manual_seed(5)
+    fast = model.network(mel)
+    torch.manual_seed(5)
+    loop = _WindowedNetwork.forward(model.network, mel)
+    assert torch.allclose(fast, loop, atol=1e-5)
+    model.eval()
 
 
 def test_gate_closed_keeps_the_state(bank):

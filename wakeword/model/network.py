@@ -360,8 +360,11 @@ class KeywordNetwork(_WindowedNetwork):
                 new = hidden + keep * (new - hidden)
             hidden = new
             states.append(hidden)
-        out = torch.stack(states, dim=2).permute(1, 2, 0, 3).reshape(b, t, c * m)
-        return self.readout(self.dropout(out))
+        # [T, B, C*M], dropped out step by step in the loop's order, so training draws the
+        # same random masks as the step loop would
+        out = torch.stack(states, dim=0).permute(0, 2, 1, 3).reshape(t, b, c * m)
+        dropped = torch.stack([self.dropout(o) for o in out.unbind(0)], dim=1)
+        return self.readout(dropped)
 
     def _mix_input(self, window: Tensor) -> Tensor:
         """``[B, W, M] -> [B, W * input_taps, M]``: each bin with its neighbours (zero padded),
