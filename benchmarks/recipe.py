@@ -149,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--steps", type=int, default=15000)
     p.add_argument("--eval-every", type=int, default=1000)
     p.add_argument("--learning-rate", type=float, default=0.005)
-    p.add_argument("--target-fa-per-hour", type=float, default=0.5)
+    p.add_argument("--target-fa-per-hour", type=float, default=1.0)
     p.add_argument("--channel-augment", type=float, default=0.8)
     p.add_argument("--vtlp", type=float, default=0.8)
     p.add_argument("--score-only", action="store_true",
