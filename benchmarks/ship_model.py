@@ -148,19 +148,19 @@ def _engine_lines(run_json: dict) -> list[str]:
     neg = stats.get("negative_hours_by_source", {})
     real = sum(v for k, v in neg.items() if k == "real_speech")
     return [
-        f"- Data engine build (`wakeword data build`): {stats.get('positives')} synthetic "
-        f"positives ({100 * stats.get('positives_kokoro_share', 0):.0f} % Kokoro, "
-        f"{stats.get('kokoro_voices_distinct')} distinct Kokoro voices and blends; the rest "
-        f"espeak-ng), {stats.get('near_miss_clips')} near misses, "
-        f"{stats.get('negative_hours', 0):.1f} h of negatives of which {real:.1f} h recorded "
-        f"speech of {stats.get('real_speech_speakers')} speakers; 15 % of speakers and 5 % of "
-        "syntheses held out. No recording of the phrase itself.",
-        f"- Step recipe: {run_json.get('epochs_run')} steps of 128 clips from a feature bank of "
-        f"{kinds.get('bank_clips')} augmented renderings (rooms, noise and speech backgrounds "
-        "at -5..20 dB SNR, level, speed, SpecAugment); labels at the keyword's end; best step "
-        f"{run_json.get('best_epoch')}.",
-        f"- Data took {run_json.get('data_seconds', 0):.0f} s (from the cache), training "
-        f"{run_json.get('train_seconds', 0):.0f} s on 2 cores.",
+        (f"- Data engine build (`wakeword data build`): {stats.get('positives')} synthetic "
+         f"positives ({100 * stats.get('positives_kokoro_share', 0):.0f} % Kokoro, "
+         f"{stats.get('kokoro_voices_distinct')} distinct Kokoro voices and blends; the rest "
+         f"espeak-ng), {stats.get('near_miss_clips')} near misses, "
+         f"{stats.get('negative_hours', 0):.1f} h of negatives of which {real:.1f} h recorded "
+         f"speech of {stats.get('real_speech_speakers')} speakers; 15 % of speakers and 5 % of "
+         "syntheses held out. No recording of the phrase itself."),
+        (f"- Step recipe: {run_json.get('epochs_run')} steps of 128 clips from a feature bank "
+         f"of {kinds.get('bank_clips')} augmented renderings (rooms, noise and speech "
+         "backgrounds at -5..20 dB SNR, level, speed, SpecAugment); labels at the keyword's "
+         f"end; best step {run_json.get('best_epoch')}."),
+        (f"- Data took {run_json.get('data_seconds', 0):.0f} s (from the cache), training "
+         f"{run_json.get('train_seconds', 0):.0f} s on 2 cores."),
     ]
 
 
