@@ -24,7 +24,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as `python benchmarks/unseen_voices.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import common  # noqa: E402
+from benchmarks import common
 
 TRAINING_VOICES = ("af_heart", "am_michael", "bf_emma", "bm_george", "af_bella", "am_adam")
 
