@@ -122,6 +122,18 @@ def test_detection_latency_counts_from_the_spoken_end(tmp_path):
     assert detection_latency([(12, scores)], ends[:1], 0.95, 0.08)["n"] == 0
 
 
+def test_unseen_voice_scene_trims_leads_and_levels():
+    from benchmarks.unseen_voices import scene
+
+    audio = np.zeros(2 * SR, np.float32)
+    audio[SR // 2: SR] = 0.8 * np.sin(np.arange(SR // 2) / 3.0)
+    out = scene(audio, np.random.default_rng(0))
+    assert np.abs(out).max() == pytest.approx(0.3, rel=1e-5)
+    loud = np.flatnonzero(np.abs(out) > 0.1)
+    assert loud[0] >= int(1.5 * SR)  # 1.5 s of faint lead before the phrase
+    assert out.size < int(1.5 * SR) + SR // 2 + 1600 + 3200 + 8000 + 1
+
+
 def test_speech_texts_never_contain_a_benchmark_phrase():
     from wakeword.data.negatives import contains_phrase
 
