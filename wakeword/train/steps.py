@@ -33,7 +33,7 @@ from wakeword.progress import progress
 from wakeword.train.channel import channel_augment, vocal_tract_warp
 from wakeword.train.checkpoint import load_checkpoint, save_checkpoint
 from wakeword.train.labels import keyword_end_loss, step_targets
-from wakeword.train.trainer import TrainConfig, TrainResult
+from wakeword.train.trainer import TrainConfig, TrainResult, check_frozen, optimizer_step
 
 __all__ = ["StepTrainer", "learning_rate_at", "negative_weight_at"]
 
@@ -159,13 +159,7 @@ class StepTrainer:
                                    time_mask_width=(0, cfg.time_mask_frames), mask_value=fill)
             loss = keyword_end_loss(self.model.network(mel), targets,
                                     negative_weight_at(step, cfg))
-            if not torch.isfinite(loss):
-                raise WakewordError(f"the training loss became {float(loss)} at step {step}; "
-                                    "lower --learning-rate")
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 5.0)
-            optimizer.step()
+            optimizer_step(loss, optimizer, params, f"step {step}")
             value = float(loss.detach())
             running = 0.98 * running + 0.02 * value if step > start else value
             if (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps:
@@ -181,9 +175,7 @@ class StepTrainer:
                     best = {**val, "step": step}
                     self._save(best_path, step, history, optimizer, gen, rng, hard, best, val)
                 self._save(last_path, step, history, optimizer, gen, rng, hard, best, val)
-        for name, value in self.model.frozen_kernels().items():
-            if not torch.equal(value, frozen_before[name]):
-                raise WakewordError(f"frozen kernel {name} changed during training; this is a bug")
+        check_frozen(self.model, frozen_before)
         if not best_path.is_file():
             raise WakewordError(f"{out}: no checkpoint was selected; train with more steps "
                                 f"than eval_every ({cfg.eval_every})")

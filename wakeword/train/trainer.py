@@ -110,6 +110,25 @@ class TrainConfig:
         return cls(**data)
 
 
+def optimizer_step(loss: Tensor, optimizer: Any, params: list[Any], where: str) -> None:
+    """One guarded update: a non-finite loss is an error naming ``where``; gradients clipped
+    to norm 5."""
+    if not torch.isfinite(loss):
+        raise WakewordError(f"the training loss became {float(loss)} at {where}; "
+                            "lower --learning-rate")
+    optimizer.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(params, 5.0)
+    optimizer.step()
+
+
+def check_frozen(model: WakeWordModel, before: dict[str, Tensor]) -> None:
+    """Raise if a frozen connectome kernel changed since ``before`` (a copy taken at start)."""
+    for name, value in model.frozen_kernels().items():
+        if not torch.equal(value, before[name]):
+            raise WakewordError(f"frozen kernel {name} changed during training; this is a bug")
+
+
 @dataclass(frozen=True, kw_only=True)
 class TrainResult:
     best_checkpoint: Path
@@ -241,13 +260,7 @@ class Trainer:
                                        freq_mask_width=(0, cfg.freq_mask_bins), n_time_masks=1,
                                        time_mask_width=(0, cfg.time_mask_frames), mask_value=fill)
                 loss = self._loss(mel, y_batch, epoch)
-                if not torch.isfinite(loss):
-                    raise WakewordError(f"the training loss became {float(loss)} at epoch {epoch}; "
-                                        "lower --learning-rate")
-                optimizer.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(params, 5.0)
-                optimizer.step()
+                optimizer_step(loss, optimizer, params, f"epoch {epoch}")
                 total += float(loss.detach()) * len(y_batch)
                 n_seen += len(y_batch)
             scheduler.step()
@@ -269,9 +282,7 @@ class Trainer:
             if epoch >= step_epoch and epoch - max(best_epoch, step_epoch) >= cfg.patience:
                 log.info("early stop at epoch %d (best %d)", epoch, best_epoch)
                 break
-        for name, value in self.model.frozen_kernels().items():
-            if not torch.equal(value, frozen_before[name]):
-                raise WakewordError(f"frozen kernel {name} changed during training; this is a bug")
+        check_frozen(self.model, frozen_before)
         best = load_checkpoint(best_path)
         self.model.load_state_dict(best["state_dict"])
         self.model.eval()
